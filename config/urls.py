@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from support.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

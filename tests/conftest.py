@@ -1,0 +1,126 @@
+"""A small named world for tests: two municipalities and the people in them.
+
+Includes an outsider who must see nothing. Build on these fixtures rather than inventing data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from support.models import (
+    Child,
+    FosterType,
+    Household,
+    HouseholdKind,
+    Membership,
+    Municipality,
+    Placement,
+    Provider,
+    Service,
+    Team,
+)
+from support.roles import Role
+
+TODAY = dt.date(2026, 11, 2)
+
+
+@dataclass
+class World:
+    aarhus: Municipality
+    odense: Municipality
+    team: Team
+    consultant: object
+    other_consultant: object
+    team_lead: object
+    foster_parent: object
+    other_foster_parent: object
+    birth_parent: object
+    provider_user: object
+    administrator: object
+    outsider: object
+    foster_home: Household
+    other_foster_home: Household
+    birth_home: Household
+    odense_foster_home: Household
+    provider: Provider
+    child: Child
+    placement: Placement
+    odense_placement: Placement
+
+
+def make_user(username: str, **extra):
+    return get_user_model().objects.create_user(username=username, password="pw-" + username + "-123", **extra)
+
+
+def make_household(municipality, name, kind=HouseholdKind.FOSTER, **extra) -> Household:
+    defaults = {
+        "foster_type": FosterType.ALMEN if kind == HouseholdKind.FOSTER else "",
+        "approved_places": 2 if kind == HouseholdKind.FOSTER else 0,
+        "latitude": 56.16,
+        "longitude": 10.20,
+        "languages": ["da"],
+    }
+    defaults.update(extra)
+    return Household.objects.create(municipality=municipality, name=name, kind=kind, **defaults)
+
+
+@pytest.fixture
+def world(db) -> World:
+    aarhus = Municipality.objects.create(code="751", name="Aarhus")
+    odense = Municipality.objects.create(code="461", name="Odense")
+    team = Team.objects.create(municipality=aarhus, name="Familieplejen Nord")
+
+    foster_home = make_household(aarhus, "Familien Testrup (fiktiv)")
+    other_foster_home = make_household(aarhus, "Familien Prøvesen (fiktiv)")
+    birth_home = make_household(aarhus, "Forældre Demo (fiktiv)", kind=HouseholdKind.BIRTH)
+    odense_foster_home = make_household(odense, "Familien Eksempel (fiktiv)", latitude=55.40, longitude=10.39)
+
+    consultant = make_user("konsulent")
+    other_consultant = make_user("konsulent_odense")
+    team_lead = make_user("teamleder")
+    foster_parent = make_user("plejemor")
+    other_foster_parent = make_user("anden_plejefar")
+    birth_parent = make_user("biomor")
+    provider_user = make_user("supervisor")
+    administrator = make_user("admin", is_staff=True, is_superuser=True)
+    outsider = make_user("udenforstaaende")
+
+    provider = Provider.objects.create(
+        name="Supervisor Mette K. (fiktiv)", latitude=56.15, longitude=10.21, max_travel_km=40,
+        capacity_minutes_per_week=1200, max_cases=10, languages=["da", "en"],
+    )
+    provider.services.add(Service.objects.get(code="supervision"))
+    provider.municipalities.add(aarhus)
+
+    Membership.objects.create(user=consultant, role=Role.CONSULTANT, municipality=aarhus, team=team)
+    Membership.objects.create(user=other_consultant, role=Role.CONSULTANT, municipality=odense)
+    Membership.objects.create(user=team_lead, role=Role.TEAM_LEAD, municipality=aarhus, team=team)
+    Membership.objects.create(user=foster_parent, role=Role.FOSTER_PARENT, household=foster_home)
+    Membership.objects.create(user=other_foster_parent, role=Role.FOSTER_PARENT, household=other_foster_home)
+    Membership.objects.create(user=birth_parent, role=Role.BIRTH_PARENT, household=birth_home)
+    Membership.objects.create(user=provider_user, role=Role.PROVIDER, provider=provider)
+    Membership.objects.create(user=administrator, role=Role.ADMINISTRATOR)
+
+    child = Child.objects.create(municipality=aarhus, display_name="Demo-barn A.", birth_date=dt.date(2014, 5, 1))
+    placement = Placement.objects.create(
+        municipality=aarhus, child=child, foster_household=foster_home, consultant=consultant,
+        starts_on=dt.date(2025, 3, 1),
+    )
+    placement.birth_households.add(birth_home)
+    odense_child = Child.objects.create(municipality=odense, display_name="Demo-barn O.", birth_date=dt.date(2012, 1, 9))
+    odense_placement = Placement.objects.create(
+        municipality=odense, child=odense_child, foster_household=odense_foster_home, consultant=other_consultant,
+        starts_on=dt.date(2024, 8, 15),
+    )
+    return World(
+        aarhus=aarhus, odense=odense, team=team, consultant=consultant, other_consultant=other_consultant,
+        team_lead=team_lead, foster_parent=foster_parent, other_foster_parent=other_foster_parent,
+        birth_parent=birth_parent, provider_user=provider_user, administrator=administrator, outsider=outsider,
+        foster_home=foster_home, other_foster_home=other_foster_home, birth_home=birth_home,
+        odense_foster_home=odense_foster_home, provider=provider, child=child, placement=placement,
+        odense_placement=odense_placement,
+    )
