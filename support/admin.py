@@ -14,9 +14,10 @@ from support import models as m
 class ScopedAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        if request.user.is_superuser or not hasattr(qs, "for_user"):
+        if request.user.is_superuser:
             return qs
-        return qs.for_user(request.user)
+        # A model without a scope is not for non-superusers at all: fail closed.
+        return qs.for_user(request.user) if hasattr(qs, "for_user") else qs.none()
 
     def _scoped_choices(self, db_field, request, kwargs):
         manager = db_field.related_model._default_manager
@@ -47,7 +48,7 @@ class AbsenceInline(admin.TabularInline):
 
 
 @admin.register(m.Municipality)
-class MunicipalityAdmin(admin.ModelAdmin):
+class MunicipalityAdmin(ScopedAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
@@ -126,7 +127,7 @@ class ContactPersonAdmin(ScopedAdmin):
 
 
 @admin.register(m.AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ScopedAdmin):
     list_display = ["at", "actor_label", "action", "object_type", "object_id", "municipality"]
     list_filter = ["action", "municipality"]
 

@@ -6,10 +6,13 @@ Views, serializers and commands call these; they never change domain rows themse
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
 
 from support import audit
 from support.errors import DomainError, InvalidTransition
@@ -26,6 +29,9 @@ from support.models import (
     Service,
     SupportNeed,
 )
+
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+
 
 # --- Placements --------------------------------------------------------------------------------------
 
@@ -62,9 +68,16 @@ def _close_placement(*, placement: Placement, status: str, on: dt.date, by, reas
         locked.breakdown_reason = reason
         locked.end_note = note
         locked.save(update_fields=["status", "ended_on", "breakdown_reason", "end_note"])
-        # Support for a placement that has ended is ended too; nothing is deleted.
-        locked.support_needs.exclude(status=NeedStatus.ENDED).update(status=NeedStatus.ENDED, ends_on=on)
-        audit.record(actor=by, action=f"placement.{status}", obj=locked, details={"reason": reason})
+        # Support for a placement that has ended is ended too; nothing is deleted. A need that was
+        # to start later ends on its own start date, so its dates stay consistent.
+        ended = locked.support_needs.exclude(status=NeedStatus.ENDED).update(
+            status=NeedStatus.ENDED,
+            ends_on=Case(When(starts_on__gt=on, then=F("starts_on")), default=Value(on)),
+            updated_at=timezone.now(),
+        )
+        audit.record(
+            actor=by, action=f"placement.{status}", obj=locked, details={"reason": reason, "needs_ended": ended}
+        )
     placement.refresh_from_db()
     return placement
 
@@ -121,6 +134,10 @@ def create_support_need(
         errors.setdefault("recipient", []).append(f"Choose one of: {', '.join(Recipient.values)}.")
     if origin not in NeedOrigin.values:
         errors.setdefault("origin", []).append(f"Choose one of: {', '.join(NeedOrigin.values)}.")
+    if not isinstance(language, str) or not LANGUAGE_CODE.match(language):
+        errors.setdefault("language", []).append("Use a language code such as 'da', 'en' or 'ar'.")
+    if starts_on < placement.starts_on:
+        errors.setdefault("starts_on", []).append("Support cannot start before the placement does.")
     if ends_on and ends_on < starts_on:
         errors.setdefault("ends_on", []).append("The end is before the start.")
     if not placement.is_active:
@@ -185,5 +202,6 @@ def separate_needs(*, need: SupportNeed, other: SupportNeed, by) -> None:
         raise DomainError("A need cannot be kept separate from itself.", fields={"separate_from": ["self"]})
     if need.municipality_id != other.municipality_id:
         raise DomainError("Both needs must belong to the same municipality.", fields={"separate_from": ["scope"]})
-    need.separate_from.add(other)
-    audit.record(actor=by, action="support_need.separate", obj=need, details={"other": other.pk})
+    with transaction.atomic():
+        need.separate_from.add(other)
+        audit.record(actor=by, action="support_need.separate", obj=need, details={"other": other.pk})

@@ -43,6 +43,14 @@ def validate_language_list(value) -> None:
 # --- Tenancy ---------------------------------------------------------------------------------------
 
 
+class MunicipalityQuerySet(models.QuerySet):
+    def for_user(self, user) -> MunicipalityQuerySet:
+        scope = scope_for(user)
+        if scope.is_global_admin:
+            return self
+        return self.filter(id__in=scope.staff_municipality_ids | scope.admin_municipality_ids)
+
+
 class Municipality(models.Model):
     """The tenant: a Danish municipality, by its official 3-digit code (e.g. 751 Aarhus)."""
 
@@ -50,6 +58,8 @@ class Municipality(models.Model):
         _("code"), max_length=3, unique=True, validators=[RegexValidator(r"^\d{3}$", _("Use the 3-digit code."))]
     )
     name = models.CharField(_("name"), max_length=100)
+
+    objects = MunicipalityQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -142,6 +152,7 @@ class FosterType(models.TextChoices):
     KOMMUNAL_LEGACY = "kommunal_legacy", _("Municipal foster family (abolished 2019, legacy)")
 
 
+LEGACY_TYPE_ENDED = dt.date(2019, 7, 1)
 CURRENT_FOSTER_TYPES = [FosterType.ALMEN, FosterType.FORSTAERKET, FosterType.SPECIALISERET, FosterType.NETVAERK]
 
 
@@ -186,6 +197,10 @@ class Household(models.Model):
                 condition=Q(kind="birth", foster_type="") | ~Q(kind="birth"),
                 name="household_birth_has_no_foster_type",
             ),
+            models.CheckConstraint(
+                condition=Q(kind="birth", approved_places=0) | ~Q(kind="birth"),
+                name="household_birth_has_no_places",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -204,6 +219,11 @@ class Household(models.Model):
         return self.latitude is not None and self.longitude is not None
 
 
+class ContactPersonQuerySet(models.QuerySet):
+    def for_user(self, user) -> ContactPersonQuerySet:
+        return self.filter(household__in=Household.objects.for_user(user))
+
+
 class ContactPerson(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(_("name"), max_length=120)
@@ -211,6 +231,8 @@ class ContactPerson(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=30, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = ContactPersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["household", "name"]
@@ -280,6 +302,23 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.household_id and self.household.kind != HouseholdKind.RESPITE:
+            raise ValidationError({"household": _("Only a respite household can be a provider's home.")})
+
+
+class WeeklyAvailabilityQuerySet(models.QuerySet):
+    def for_user(self, user) -> WeeklyAvailabilityQuerySet:
+        return self.filter(
+            Q(household__in=Household.objects.for_user(user)) | Q(provider__in=Provider.objects.for_user(user))
+        )
+
+
+WEEKDAY_ORDER = models.Case(
+    *[models.When(day=code, then=models.Value(i)) for i, code in enumerate(WEEKDAYS)],
+    output_field=models.IntegerField(),
+)
+
 
 class WeeklyAvailability(models.Model):
     """A weekly window of local wall-clock time, for a household or a provider (never both).
@@ -297,8 +336,10 @@ class WeeklyAvailability(models.Model):
     start_minute = models.PositiveSmallIntegerField(validators=[MaxValueValidator(1439)])
     end_minute = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(1440)])
 
+    objects = WeeklyAvailabilityQuerySet.as_manager()
+
     class Meta:
-        ordering = ["day", "start_minute"]
+        ordering = [WEEKDAY_ORDER.asc(), "start_minute"]
         verbose_name_plural = "weekly availability"
         constraints = [
             models.CheckConstraint(
@@ -321,6 +362,11 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+class ProviderAbsenceQuerySet(models.QuerySet):
+    def for_user(self, user) -> ProviderAbsenceQuerySet:
+        return self.filter(provider__in=Provider.objects.for_user(user))
+
+
 class ProviderAbsence(models.Model):
     class Reason(models.TextChoices):
         VACATION = "vacation", _("Vacation")
@@ -332,6 +378,8 @@ class ProviderAbsence(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=10, choices=Reason.choices, default=Reason.OTHER)
+
+    objects = ProviderAbsenceQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]
@@ -402,7 +450,8 @@ class PlacementQuerySet(models.QuerySet):
     def for_user(self, user) -> PlacementQuerySet:
         scope = scope_for(user)
         q = Q(municipality_id__in=scope.staff_municipality_ids)
-        q |= Q(foster_household_id__in=scope.foster_household_ids)
+        # Foster parents see the placements in their home while they last, like the children in them.
+        q |= Q(foster_household_id__in=scope.foster_household_ids, status=PlacementStatus.ACTIVE)
         return self.filter(q).distinct()
 
     def active(self) -> PlacementQuerySet:
@@ -462,8 +511,14 @@ class Placement(models.Model):
         errors: dict[str, str] = {}
         if self.child_id and self.child.municipality_id != self.municipality_id:
             errors["child"] = _("The child belongs to another municipality.")
-        if self.foster_household_id and self.foster_household.municipality_id != self.municipality_id:
-            errors["foster_household"] = _("The foster household belongs to another municipality.")
+        if self.foster_household_id:
+            home = self.foster_household
+            if home.municipality_id != self.municipality_id:
+                errors["foster_household"] = _("The foster household belongs to another municipality.")
+            elif home.kind != HouseholdKind.FOSTER:
+                errors["foster_household"] = _("A placement is in a foster household.")
+            elif home.foster_type == FosterType.KOMMUNAL_LEGACY and self.starts_on and self.starts_on >= LEGACY_TYPE_ENDED:
+                errors["foster_household"] = _("'Kommunal plejefamilie' was abolished on 1 July 2019; choose a current type.")
         if self.planned_end_on and self.planned_end_on < self.starts_on:
             errors["planned_end_on"] = _("The planned end is before the start.")
         if errors:
@@ -577,6 +632,14 @@ class SupportNeed(models.Model):
 # --- Audit ---------------------------------------------------------------------------------------------------------
 
 
+class AuditEntryQuerySet(models.QuerySet):
+    def for_user(self, user) -> AuditEntryQuerySet:
+        scope = scope_for(user)
+        if scope.is_global_admin:
+            return self
+        return self.filter(municipality_id__in=scope.admin_municipality_ids)
+
+
 class AuditEntry(models.Model):
     """Who did or read what, when and from where. Written by services; no API changes or deletes it."""
 
@@ -586,9 +649,12 @@ class AuditEntry(models.Model):
     action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=40)
-    municipality = models.ForeignKey(Municipality, null=True, blank=True, on_delete=models.SET_NULL)
+    # PROTECT: a municipality's audit trail is never silently detached or lost.
+    municipality = models.ForeignKey(Municipality, null=True, blank=True, on_delete=models.PROTECT)
     ip = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at"]
@@ -609,6 +675,16 @@ class AuditEntry(models.Model):
 # --- Memberships (last: they point at most of the above) ------------------------------------------------------
 
 
+class MembershipQuerySet(models.QuerySet):
+    def for_user(self, user) -> MembershipQuerySet:
+        scope = scope_for(user)
+        if scope.is_global_admin:
+            return self
+        return self.filter(
+            Q(municipality_id__in=scope.staff_municipality_ids | scope.admin_municipality_ids) | Q(user=user)
+        )
+
+
 class Membership(models.Model):
     """Gives a user a role within a scope. The only source of roles and access."""
 
@@ -625,6 +701,8 @@ class Membership(models.Model):
         Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["user", "role"]

@@ -259,3 +259,43 @@ def test_audit_entries_cannot_be_changed_or_deleted(world):
         entry.save()
     with pytest.raises(ValidationError):
         entry.delete()
+
+
+def test_ending_a_placement_ends_a_future_need_on_its_own_start(world):
+    future = need_for(world, starts_on=dt.date(2027, 1, 1))
+    services.end_placement(placement=world.placement, on=dt.date(2026, 12, 1), by=None)
+    future.refresh_from_db()
+    assert future.status == NeedStatus.ENDED and future.ends_on == dt.date(2027, 1, 1)
+
+
+def test_need_cannot_start_before_the_placement_or_use_a_bad_language(world):
+    with pytest.raises(DomainError) as err:
+        need_for(world, starts_on=dt.date(2020, 1, 1), language="Danish!")
+    assert {"starts_on", "language"} <= set(err.value.fields)
+
+
+def test_placement_must_be_in_a_foster_household_and_not_a_new_legacy_one(world):
+    bad = Placement(municipality=world.aarhus, child=world.child, foster_household=world.birth_home,
+                    starts_on=dt.date(2026, 1, 1))
+    with pytest.raises(ValidationError):
+        bad.full_clean()
+    legacy = make_household(world.aarhus, "Gammel kommunal (fiktiv)", foster_type="kommunal_legacy")
+    with pytest.raises(ValidationError):
+        Placement(municipality=world.aarhus, child=world.child, foster_household=legacy,
+                  starts_on=dt.date(2026, 1, 1)).full_clean()
+    Placement(municipality=world.aarhus, child=world.child, foster_household=legacy,
+              starts_on=dt.date(2015, 1, 1), status="ended", ended_on=dt.date(2017, 1, 1)).full_clean()
+
+
+def test_foster_parent_no_longer_sees_an_ended_placement(world):
+    services.end_placement(placement=world.placement, on=dt.date(2026, 12, 1), by=None)
+    assert not Placement.objects.for_user(world.foster_parent).exists()
+    assert not Child.objects.for_user(world.foster_parent).exists()
+
+
+def test_weekly_availability_is_ordered_by_weekday(world):
+    from support.models import WeeklyAvailability
+
+    for day in ("sun", "mon", "fri", "tue"):
+        WeeklyAvailability.objects.create(household=world.foster_home, day=day, start_minute=600, end_minute=700)
+    assert [w.day for w in world.foster_home.availability.all()] == ["mon", "tue", "fri", "sun"]
