@@ -1,2 +1,41 @@
+"""The REST API under /api/: v1 resources, the OpenAPI schema and its interactive docs."""
 
-urlpatterns: list = []
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api import views
+
+app_name = "api"
+
+
+
+class Router(DefaultRouter):
+    include_format_suffixes = False  # one URL per resource, no ".json" twins
+
+
+router = Router()
+router.register("municipalities", views.MunicipalityViewSet, basename="municipality")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("households", views.HouseholdViewSet, basename="household")
+router.register("children", views.ChildViewSet, basename="child")
+router.register("placements", views.PlacementViewSet, basename="placement")
+router.register("providers", views.ProviderViewSet, basename="provider")
+router.register("availability", views.WeeklyAvailabilityViewSet, basename="availability")
+router.register("provider-absences", views.ProviderAbsenceViewSet, basename="provider-absence")
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("competences", views.CompetenceViewSet, basename="competence")
+router.register("support-needs", views.SupportNeedViewSet, basename="support-need")
+router.register("audit-log", views.AuditEntryViewSet, basename="audit-entry")
+
+urlpatterns = [
+    path("v1/me/", views.MeView.as_view(), name="me"),
+    path("v1/auth/token/", views.TokenView.as_view(), name="token"),
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Last: anything else ending in "/" is an unknown resource. (Paths without the slash still get
+    # Django's APPEND_SLASH redirect first.)
+    re_path(r"^.*/$", views.not_found),
+]

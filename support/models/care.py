@@ -680,6 +680,8 @@ class MembershipQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.is_global_admin:
             return self
+        if not scope.roles:
+            return self.none()
         return self.filter(
             Q(municipality_id__in=scope.staff_municipality_ids | scope.admin_municipality_ids) | Q(user=user)
         )
