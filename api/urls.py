@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import views, views_matching
 
 app_name = "api"
 
@@ -28,6 +28,8 @@ router.register("services", views.ServiceViewSet, basename="service")
 router.register("competences", views.CompetenceViewSet, basename="competence")
 router.register("support-needs", views.SupportNeedViewSet, basename="support-need")
 router.register("audit-log", views.AuditEntryViewSet, basename="audit-entry")
+router.register("matching-runs", views_matching.MatchingRunViewSet, basename="matching-run")
+router.register("proposals", views_matching.ProposalViewSet, basename="proposal")
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),

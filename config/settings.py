@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.navigation",
             ],
         },
     },
@@ -277,6 +278,8 @@ SPECTACULAR_SETTINGS = {
         "BreakdownReasonEnum": "support.models.BreakdownReason",
         "AbsenceReasonEnum": "support.models.ProviderAbsence.Reason",
         "RoleEnum": "support.roles.Role",
+        "MatchingRunStatusEnum": "scheduler.models.RunStatus",
+        "ProposalStatusEnum": "scheduler.models.ProposalStatus",
     },
 }
 

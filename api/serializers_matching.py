@@ -1,0 +1,76 @@
+"""Shapes for matching runs and proposals. Decisions are made by scheduler.services.matching."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from api import scoping
+from api.serializers import ScopedPrimaryKeyRelatedField
+from scheduler.models import MatchingRun, Proposal, UnmatchedNeed
+from support.models import Provider
+
+
+class UnmatchedNeedSerializer(serializers.ModelSerializer):
+    reasons = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                    help_text="Why no provider was proposed, in words a consultant understands")
+
+    class Meta:
+        model = UnmatchedNeed
+        fields = ["need", "reasons"]
+
+
+class MatchingRunSerializer(serializers.ModelSerializer):
+    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    municipality = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    gap = serializers.FloatField(read_only=True, allow_null=True, help_text="(bound - objective) / bound")
+    proposals_pending = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = MatchingRun
+        fields = [
+            "id", "municipality", "status", "progress", "progress_message", "time_limit_seconds", "started_by",
+            "created_at", "started_at", "finished_at", "solver_status", "objective", "bound", "gap",
+            "proposals_pending", "error",
+        ]
+        read_only_fields = fields
+
+
+class MatchingRunDetailSerializer(MatchingRunSerializer):
+    unmatched = UnmatchedNeedSerializer(many=True, read_only=True)
+
+    class Meta(MatchingRunSerializer.Meta):
+        fields = [*MatchingRunSerializer.Meta.fields, "unmatched"]
+        read_only_fields = fields
+
+
+class MatchingRunStartSerializer(serializers.Serializer):
+    municipality = ScopedPrimaryKeyRelatedField(
+        scope=scoping.writable_municipalities, required=False,
+        help_text="A municipality where you are a consultant; defaults to yours when you are in exactly one.",
+    )
+    time_limit_seconds = serializers.FloatField(min_value=1, max_value=600, default=30.0)
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    provider_name = serializers.CharField(source="provider.name", read_only=True)
+    service = serializers.CharField(source="need.service.code", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    terms = serializers.DictField(child=serializers.IntegerField(), read_only=True,
+                                  help_text="The score in its terms: priority, continuity, preferred, travel")
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "id", "run", "need", "service", "provider", "provider_name", "score", "terms", "status",
+            "decided_by", "decided_at", "decision_reason", "override_provider",
+        ]
+        read_only_fields = fields
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the proposal does not fit (kept for learning).")
+
+
+class OverrideSerializer(serializers.Serializer):
+    provider = ScopedPrimaryKeyRelatedField(scope=lambda user: Provider.objects.for_user(user))
+    reason = serializers.CharField(max_length=2000, allow_blank=True, default="")

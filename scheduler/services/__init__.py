@@ -1,0 +1,1 @@
+"""Writes of the scheduler: one module per area (matching, sessions, calendars)."""

@@ -1,0 +1,24 @@
+"""The pages' URLs, included at the site root by config/urls.py."""
+
+from django.urls import path
+
+from web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("workspace/", views.workspace, name="workspace"),
+    path("workspace/matching/", views.matching_runs, name="matching"),
+    path("workspace/matching/<int:run_id>/", views.matching_run, name="matching-run"),
+    path("workspace/matching/<int:run_id>/progress/", views.matching_run_progress, name="matching-run-progress"),
+]
+urlpatterns += [
+    path(
+        f"workspace/matching/<int:run_id>/proposals/<int:proposal_id>/{action}/",
+        views.decide_proposal, {"action": action}, name=f"proposal-{action}",
+    )
+    for action in ("accept", "reject", "override")
+]
