@@ -146,7 +146,13 @@ if REDIS_URL:
     }
 else:
     Q_CLUSTER["orm"] = "default"
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis, a file cache is shared by the web process and the worker, so throttles,
+    # rate limits and the worker's heartbeat (shown by /healthz) are seen by both.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        if TESTING
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": BASE_DIR / ".cache"}
+    }
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_URL = env_str("EMAIL_URL")

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG="${DEBUG:-1}"
+export LOG_FORMAT="${LOG_FORMAT:-plain}"
 PY=.venv/bin/python
 PORT="${DEMO_PORT:-8000}"
 
@@ -27,6 +28,7 @@ sleep 2
 cat <<TXT
 
 Plejenet is running (Ctrl-C stops the web server and the worker):
+  Pages:        http://127.0.0.1:${PORT}/   (log in as konsulent, plejeforaelder, ...)
   Admin:        http://127.0.0.1:${PORT}/admin/
   Health:       http://127.0.0.1:${PORT}/healthz
   API:          http://127.0.0.1:${PORT}/api/v1/
