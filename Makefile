@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test lint bench bench-matching clean
+.PHONY: install demo test lint bench bench-matching bench-scheduling clean
 
 # Reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -25,10 +25,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-bench: bench-matching
+bench: bench-matching bench-scheduling
 
 bench-matching: $(STAMP)
 	$(BIN)/python bench/bench_matching.py
+
+bench-scheduling: $(STAMP)
+	$(BIN)/python bench/bench_scheduling.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .hypothesis

@@ -1,7 +1,7 @@
 """The REST API under /api/: v1 resources, the OpenAPI schema and its interactive docs."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from api import views, views_matching
@@ -36,7 +36,7 @@ urlpatterns = [
     path("v1/auth/token/", views.TokenView.as_view(), name="token"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Last: anything else ending in "/" is an unknown resource. (Paths without the slash still get
     # Django's APPEND_SLASH redirect first.)
     re_path(r"^.*/$", views.not_found),

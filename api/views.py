@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from api import filters, scoping, serializers
 from api.exceptions import error_body
 from api.permissions import ConsultantWrites, GlobalAdministratorOnly
+from security.twofactor import check_token_request
 from support import audit, services, services_records
 from support.models import (
     WEEKDAY_ORDER,
@@ -158,6 +159,7 @@ class TokenView(ObtainAuthToken):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
+        check_token_request(user=user, code=str(request.data.get("otp_token", "")))
         token, _created = Token.objects.get_or_create(user=user)
         audit.record(
             actor=user, action="auth.token", object_type="auth.user", object_id=str(user.pk), ip=client_ip(request)

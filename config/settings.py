@@ -7,6 +7,7 @@ switch to the real deployment. Every variable is listed in .env.example.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 
 import dj_database_url
 import dj_email_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -57,19 +59,28 @@ INSTALLED_APPS = [
     "support",
     "scheduler",
     "api",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
+    "security",
 ]
 
 MIDDLEWARE = [
     "config.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "security.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "security.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into its 429 answer
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -189,6 +200,13 @@ if TESTING:
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+# django-axes checks every authenticate() call (sign-in page, admin, API token) before ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# A working day; staff sign in (with a code) again the next morning.
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 10, minimum=1) * 3600
 
 # --- Language and time ----------------------------------------------------------------------
 LANGUAGE_CODE = "da"
@@ -226,6 +244,50 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Sign-in protection (docs/security.md) --------------------------------------------------------------
+# Lockout per account: N failures from anywhere pause that username for the cool-off. Not per IP
+# address: a municipality's staff share one office IP, and one person's typos must not lock the office.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for "ip_address" in the parameters; per-IP lockout would lock a whole municipal office
+# behind one NAT address after a few typos. Deliberate; see docs/security.md ("Login lockout").
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the right password during a lockout does not extend it
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "security.lockout.client_ip"
+AXES_CLIENT_STR_CALLABLE = "security.lockout.client_str"  # log lines: a hash, not the username or IP
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp_token"]
+AXES_VERBOSE = False
+# Two-factor sign-in (django-otp, TOTP): enforced for staff roles by security.middleware.TwoFactorMiddleware.
+OTP_TOTP_ISSUER = "Plejenet"
+# Content-Security-Policy (django-csp). Relaxations per path live in security/middleware.py (only /api/docs/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Error reports hide more than Django's default: Authorization, *_URL with credentials, tokens, codes.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "security.reporting.SecretsExceptionReporterFilter"
+# Secrets at rest (calendars.crypto): comma-separated Fernet keys, newest first. Required when DEBUG is off.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+# GDPR retention: closed placements are anonymised this many years after they ended.
+RETENTION_YEARS = env_int("RETENTION_YEARS", 5, minimum=1)
+
+
+# --- Scheduling ------------------------------------------------------------------------------------------
+SESSION_HORIZON_MONTHS = env_int("SESSION_HORIZON_MONTHS", 12, minimum=1)
+SESSION_TRAVEL_SPEED_KMH = env_int("SESSION_TRAVEL_SPEED_KMH", 50, minimum=5)
 
 # --- Domain keys ---------------------------------------------------------------------------------
 # Key for the keyed hash of CPR numbers: a CPR number is never stored in clear, only as
@@ -301,8 +363,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.observability.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "config.observability.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "security.redaction.RedactingJsonFormatter"},
+        "plain": {
+            "()": "security.redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},

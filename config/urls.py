@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("security/", include("security.urls")),
     path("", include("web.urls")),
 ]

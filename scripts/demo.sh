@@ -28,7 +28,8 @@ sleep 2
 cat <<TXT
 
 Plejenet is running (Ctrl-C stops the web server and the worker):
-  Pages:        http://127.0.0.1:${PORT}/   (log in as konsulent, plejeforaelder, ...)
+  Pages:        http://127.0.0.1:${PORT}/   (log in as konsulent, plejeforaelder, ...;
+                staff codes: .venv/bin/python manage.py demo_totp konsulent)
   Admin:        http://127.0.0.1:${PORT}/admin/
   Health:       http://127.0.0.1:${PORT}/healthz
   API:          http://127.0.0.1:${PORT}/api/v1/

@@ -139,3 +139,4 @@ class AuditEntryAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+from support import admin_wellbeing  # noqa: E402,F401  (registers the well-being models)

@@ -24,6 +24,7 @@ run always gives the same data and the data always looks current.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -125,6 +126,11 @@ LOGINS = (
               "Everything in every municipality (superuser)", "Adam", "Attrapby"),
 )
 USERNAMES = tuple(login.username for login in LOGINS)
+
+
+def demo_totp_key(username: str) -> str:
+    """The demo staff's TOTP key (hex, 20 bytes): derived from the username, so it is public. Demo only."""
+    return hashlib.sha1(f"plejenet-demo-totp:{username}".encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -503,6 +509,17 @@ def _create_users() -> dict:
         user.set_password(login.password)
         user.save()
         users[login.username] = user
+
+    # Staff must sign in with a TOTP code (security.twofactor). Demo staff get a confirmed device
+    # with a key derived from the username: public, demo only, and printed by `manage.py demo_totp`.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for login in LOGINS:
+        if users[login.username].is_staff:
+            TOTPDevice.objects.create(
+                user=users[login.username], name="Demo authenticator", key=demo_totp_key(login.username),
+                confirmed=True,
+            )
 
     group, _ = Group.objects.get_or_create(name=CASEWORKERS_GROUP)
     codenames = [f"{verb}_{model}" for model, verbs in CASEWORKER_PERMISSIONS.items() for verb in verbs]

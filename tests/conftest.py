@@ -70,6 +70,12 @@ def make_household(municipality, name, kind=HouseholdKind.FOSTER, **extra) -> Ho
 
 @pytest.fixture
 def world(db) -> World:
+    # Transactional tests flush the database, data migrations included; put the reference rows back.
+    if not Service.objects.exists():
+        from support.models import Competence
+        from support.reference_data import install
+
+        install(Service, Competence)
     aarhus = Municipality.objects.create(code="751", name="Aarhus")
     odense = Municipality.objects.create(code="461", name="Odense")
     team = Team.objects.create(municipality=aarhus, name="Familieplejen Nord")
@@ -124,3 +130,16 @@ def world(db) -> World:
         odense_foster_home=odense_foster_home, provider=provider, child=child, placement=placement,
         odense_placement=odense_placement,
     )
+
+
+@pytest.fixture(autouse=True)
+def _staff_sessions_pass_two_factor(monkeypatch):
+    """Signed-in test clients count as having entered their TOTP code (tests/security tests the real flow).
+
+    Client.force_login/login then also verify the session with a confirmed TOTP device, as
+    security.views would after a correct code; Client.login passes a request so django-axes can
+    count the attempt. tests/security/conftest.py overrides this fixture with a no-op.
+    """
+    from tests.security.otp import patch_test_clients
+
+    patch_test_clients(monkeypatch)

@@ -23,9 +23,19 @@ Before CP-SAT sees anything, three exact reductions shrink it (none changes the 
 
 Each component starts from the greedy assignment as a hint (and keeps it if CP-SAT finds
 nothing better in time); if greedy already reaches the component's trivial upper bound
-(every need on its best pair), it is optimal and CP-SAT is skipped. The reported bound is
-the sum over components of CP-SAT's proven bound (or the trivial bound, whichever is
-smaller), so `status` is "optimal" only when every component was proven optimal.
+(every need on its best pair), it is optimal and CP-SAT is skipped.
+
+Tight components (greedy below _LOOSE_RATIO of the trivial bound: capacity binds) first go
+through a Lagrangian phase (_lagrangian_phase, bounds.py): "each need at most once" is
+relaxed, leaving one exact knapsack per provider. This gives a bound far stronger than the
+LP on these instances, and its per-provider choices, repaired into feasible plans, give a
+much better start than greedy. CP-SAT then runs on the *core* (pairs some knapsack took),
+where good plans are found fast, and finally on the whole component (or region by region
+for huge ones) with the best plan as hint.
+
+The reported bound is the sum over components of the smallest valid bound found (trivial,
+CP-SAT's proven bound, Lagrangian bounds), so `status` is "optimal" only when every
+component's plan reaches its bound.
 
 Identical providers would make the search symmetric, but real pools (different addresses,
 ranges and current clients) almost never contain exact twins, so no symmetry breaking is
@@ -41,7 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from scheduler.matching.bounds import lagrangian_bound
+from scheduler.matching.bounds import knapsack_bound, lagrangian_bound
 from scheduler.matching.feasibility import Feasibility
 from scheduler.matching.greedy import greedy
 from scheduler.matching.limits import Limits
@@ -65,6 +75,24 @@ _DIRECT_LIMIT = 20_000
 _WHOLE_BOUND_LIMIT = 150_000
 _WHOLE_BOUND_SHARE = 0.5
 _LAGRANGIAN_SHARE = 0.15
+# Share of a component's time for the Lagrangian phase (bounds.py: LP-strength prices, then
+# the per-provider knapsack relaxation with its repair heuristic) before CP-SAT, and a cap.
+_KNAPSACK_SHARE = 0.3
+_KNAPSACK_MAX_SECONDS = 40.0
+# Share of a component's time for CP-SAT on its core (see _solve_core).
+_CORE_SHARE = 0.3
+# Components small enough for CP-SAT whole keep most of their time for it (it is what proves
+# optimality there): smaller shares for the Lagrangian phase and the core.
+_KNAPSACK_SHARE_DIRECT = 0.15
+_CORE_SHARE_DIRECT = 0.35
+# Components where greedy reaches at least this fraction of the trivial bound are left to
+# CP-SAT alone: capacity hardly binds there and the knapsack phase would only cost time.
+# Components small enough for CP-SAT whole need to be clearly tight to be worth it (on the
+# benchmark: tight shapes 0.58-0.86, loose ones 0.91-0.99).
+_LOOSE_RATIO = 0.98
+_LOOSE_RATIO_DIRECT = 0.9
+# Below this many pairs CP-SAT proves a component faster than the Lagrangian phase pays off.
+_LAGRANGIAN_MIN_PAIRS = 1_000
 # Pairs per region subproblem in that mode.
 _REGION_PAIRS = 5_000
 # Slack kept before a deadline for CP-SAT stopping late.
@@ -159,19 +187,61 @@ def solve(feas: Feasibility, limits: Limits, *, deadline: float, workers: int = 
             )
             proven = value >= comp_bound
         else:
+            comp_end = time.monotonic() + share
+            lagrangian_bound_value = trivial_bound
+            solve_pairs, floor = pairs, _NO_LOWER_BOUND
+            if size > _LAGRANGIAN_MIN_PAIRS and greedy_value < _LOOSE_RATIO_DIRECT * trivial_bound:
+                comp_hint, greedy_value, lagrangian_bound_value, core, prices = _lagrangian_phase(
+                    feas,
+                    limits,
+                    needs,
+                    pairs,
+                    comp_hint,
+                    greedy_value,
+                    used_load,
+                    used_cases,
+                    _KNAPSACK_SHARE_DIRECT * share,
+                    stats,
+                )
+                if greedy_value < lagrangian_bound_value:
+                    comp_hint, greedy_value = _solve_core(
+                        feas,
+                        limits,
+                        needs,
+                        core,
+                        comp_hint,
+                        greedy_value,
+                        used_load,
+                        used_cases,
+                        _CORE_SHARE_DIRECT * share,
+                        workers,
+                        seed,
+                        stats,
+                    )
+                # Pairs the Lagrangian fixing keeps: every plan better than the current one
+                # lies among them, so CP-SAT may search there only; what it proves holds
+                # for the component above that value (the floor).
+                floor = greedy_value
+                solve_pairs = _fixed_pairs(
+                    feas, limits, needs, pairs, prices, comp_hint, greedy_value, used_load, used_cases, stats
+                )
+            share = comp_end - time.monotonic()
             result = None
-            if share >= _MIN_SOLVE_SECONDS:
+            if greedy_value >= lagrangian_bound_value:
+                result = comp_hint, greedy_value, greedy_value, True
+            elif share >= _MIN_SOLVE_SECONDS:
                 stats["cpsat_calls"] += 1
                 result = _solve_component(
-                    feas, limits, needs, pairs, comp_hint, used_load, used_cases, share, workers, seed
+                    feas, limits, needs, solve_pairs, comp_hint, used_load, used_cases, share, workers, seed
                 )
             if result is None:
-                assignment, value, comp_bound, proven = comp_hint, greedy_value, trivial_bound, False
+                assignment, value, comp_bound, proven = comp_hint, greedy_value, lagrangian_bound_value, False
             else:
                 assignment, value, comp_bound, proven = result
                 if value < greedy_value:  # CP-SAT stopped before reaching its own hint
                     assignment, value = comp_hint, greedy_value
-                comp_bound = min(comp_bound, trivial_bound)
+                comp_bound = min(max(comp_bound, floor), lagrangian_bound_value)
+                proven = proven or value >= comp_bound
         provider_of[needs] = assignment
         objective += value
         bound += max(comp_bound, value)
@@ -209,47 +279,85 @@ def _large_component(
 ) -> tuple[np.ndarray, int, int]:
     """Bound the component, then improve `start` region by region until `deadline`.
 
-    Up to _WHOLE_BOUND_LIMIT pairs, CP-SAT first runs on the whole component for part of the
-    time (its bound and possibly a better start); the Lagrangian bound is computed in any case
-    and the smaller valid bound wins.
+    Tight components (greedy well below the trivial bound, so capacity binds) go through the
+    Lagrangian phase first: the knapsack bound, a repaired plan as the new start, and CP-SAT
+    on the core. Loose ones keep the cheaper route: up to _WHOLE_BOUND_LIMIT pairs, CP-SAT
+    runs on the whole component for part of the time (its bound and possibly a better
+    start), and the LP-strength Lagrangian bound is computed in any case; the smaller valid
+    bound wins.
     """
     budget = max(0.0, deadline - time.monotonic())
     bound = trivial_bound
-    if pairs.size <= _WHOLE_BOUND_LIMIT and budget * _WHOLE_BOUND_SHARE >= 2.0:
-        stats["cpsat_calls"] += 1
-        whole = _solve_component(
+    if start_value < _LOOSE_RATIO * trivial_bound:
+        start, start_value, knap, core, prices = _lagrangian_phase(
             feas,
             limits,
             needs,
             pairs,
             start,
+            start_value,
             used_load,
             used_cases,
-            budget * _WHOLE_BOUND_SHARE,
-            workers,
-            seed,
+            _KNAPSACK_SHARE * budget,
+            stats,
         )
-        if whole is not None:
-            assignment, value, whole_bound, proven = whole
-            bound = min(bound, whole_bound)
-            if value > start_value:
-                start, start_value = assignment, value
-            if proven:
-                return start, start_value, start_value
-    scale = np.array(limits.scale, dtype=np.float64)
-    budget = max(0.0, deadline - time.monotonic())
-    bound = min(
-        bound,
-        lagrangian_bound(
+        bound = min(bound, knap)
+        if start_value >= bound:
+            return start, start_value, start_value
+        start, start_value = _solve_core(
             feas,
             limits,
-            pairs,
-            used_minutes=used_load / scale,
-            used_cases=used_cases,
-            lower=start_value,
-            seconds=min(_LAGRANGIAN_SHARE * budget, 15.0),
-        ),
-    )
+            needs,
+            core,
+            start,
+            start_value,
+            used_load,
+            used_cases,
+            _CORE_SHARE * budget,
+            workers,
+            seed,
+            stats,
+        )
+        # Better plans only use the pairs the Lagrangian fixing keeps (plus the current plan's).
+        pairs = _fixed_pairs(
+            feas, limits, needs, pairs, prices, start, start_value, used_load, used_cases, stats
+        )
+    else:
+        if pairs.size <= _WHOLE_BOUND_LIMIT and budget * _WHOLE_BOUND_SHARE >= 2.0:
+            stats["cpsat_calls"] += 1
+            whole = _solve_component(
+                feas,
+                limits,
+                needs,
+                pairs,
+                start,
+                used_load,
+                used_cases,
+                budget * _WHOLE_BOUND_SHARE,
+                workers,
+                seed,
+            )
+            if whole is not None:
+                assignment, value, whole_bound, proven = whole
+                bound = min(bound, whole_bound)
+                if value > start_value:
+                    start, start_value = assignment, value
+                if proven:
+                    return start, start_value, start_value
+        scale = np.array(limits.scale, dtype=np.float64)
+        budget = max(0.0, deadline - time.monotonic())
+        bound = min(
+            bound,
+            lagrangian_bound(
+                feas,
+                limits,
+                pairs,
+                used_minutes=used_load / scale,
+                used_cases=used_cases,
+                lower=start_value,
+                seconds=min(_LAGRANGIAN_SHARE * budget, 15.0),
+            ),
+        )
     assignment, value = _improve_by_regions(
         feas,
         limits,
@@ -265,6 +373,136 @@ def _large_component(
         stats,
     )
     return assignment, value, bound
+
+
+def _lagrangian_phase(
+    feas: Feasibility,
+    limits: Limits,
+    needs: np.ndarray,
+    pairs: np.ndarray,
+    start: np.ndarray,
+    start_value: int,
+    used_load: np.ndarray,
+    used_cases: np.ndarray,
+    seconds: float,
+    stats: dict,
+) -> tuple[np.ndarray, int, int, np.ndarray, np.ndarray]:
+    """Bound a component by Lagrangian relaxation and improve `start` with its heuristic.
+
+    First the provider rows are priced (lagrangian_bound: cheap, LP strength); the resulting
+    per-need prices seed the stronger relaxation of "each need at most once", whose
+    per-provider knapsacks are also repaired into plans (knapsack_bound). Returns the better
+    of `start` and the best repaired plan, its value, the smaller proven bound, the core
+    (pairs any knapsack took, see _solve_core) and the pairs that survive Lagrangian fixing
+    against the returned value (no plan worth more uses any other pair).
+    """
+    seconds = min(seconds, _KNAPSACK_MAX_SECONDS)
+    started = time.monotonic()
+    scale = np.array(limits.scale, dtype=np.float64)
+    lp_bound, prices = lagrangian_bound(
+        feas,
+        limits,
+        pairs,
+        used_minutes=used_load / scale,
+        used_cases=used_cases,
+        lower=start_value,
+        seconds=0.3 * seconds,
+        need_prices=True,
+    )
+    left = seconds - (time.monotonic() - started)
+    knap, prices, plan, plan_value, core = knapsack_bound(
+        feas,
+        limits,
+        pairs,
+        used_load=used_load,
+        used_cases=used_cases,
+        lower=start_value,
+        seconds=max(left, 0.0),
+        start=prices,
+        plan_every=5 if pairs.size < 100_000 else 10,
+    )
+    stats["lagrangian_seconds"] = round(stats.get("lagrangian_seconds", 0.0) + time.monotonic() - started, 2)
+    if plan is not None and plan_value > start_value:
+        start, start_value = plan, plan_value
+        stats["lagrangian_plans_used"] = stats.get("lagrangian_plans_used", 0) + 1
+    return start, start_value, min(lp_bound, knap), pairs[core], prices
+
+
+def _fixed_pairs(
+    feas: Feasibility,
+    limits: Limits,
+    needs: np.ndarray,
+    pairs: np.ndarray,
+    prices: np.ndarray,
+    plan: np.ndarray,
+    plan_value: int,
+    used_load: np.ndarray,
+    used_cases: np.ndarray,
+    stats: dict,
+) -> np.ndarray:
+    """Lagrangian variable fixing: the pairs any plan worth more than `plan_value` may use
+    (knapsack_bound's test at `prices`), plus those of `plan` itself, sorted."""
+    *_, keep = knapsack_bound(
+        feas,
+        limits,
+        pairs,
+        used_load=used_load,
+        used_cases=used_cases,
+        lower=plan_value,
+        seconds=0.0,
+        start=prices,
+        max_iterations=1,
+        with_fixing=True,
+    )
+    out = np.union1d(pairs[keep], _plan_pairs(limits, needs, plan))
+    stats["fixed_pairs"] = stats.get("fixed_pairs", 0) + int(pairs.size - out.size)
+    return out
+
+
+def _plan_pairs(limits: Limits, needs: np.ndarray, plan: np.ndarray) -> np.ndarray:
+    """Pair indices used by `plan` (a provider per need of `needs`, -1 = none)."""
+    used = [limits.pair_of(n, p) for n, p in zip(needs.tolist(), plan.tolist(), strict=True) if p >= 0]
+    return np.array(used, dtype=np.int64)
+
+
+def _solve_core(
+    feas: Feasibility,
+    limits: Limits,
+    needs: np.ndarray,
+    core: np.ndarray,
+    start: np.ndarray,
+    start_value: int,
+    used_load: np.ndarray,
+    used_cases: np.ndarray,
+    seconds: float,
+    workers: int,
+    seed: int,
+    stats: dict,
+) -> tuple[np.ndarray, int]:
+    """CP-SAT on the component's core: the pairs the Lagrangian knapsacks ever took, plus
+    those of `start`. A much smaller model than the component, where good plans are found
+    fast; it only serves the primal side (the bound comes from the whole component)."""
+    position = {n: i for i, n in enumerate(needs.tolist())}
+    in_start = [limits.pair_of(n, p) for n, p in zip(needs.tolist(), start.tolist(), strict=True) if p >= 0]
+    sub_pairs = np.union1d(core, np.array(in_start, dtype=np.int64))
+    if sub_pairs.size == 0 or seconds < _MIN_SOLVE_SECONDS:
+        return start, start_value
+    sub_needs = np.unique(feas.pair_need[sub_pairs]).astype(np.int64)
+    hint = np.array([start[position[n]] for n in sub_needs.tolist()], dtype=np.int64)
+    stats["cpsat_calls"] += 1
+    stats["core_pairs"] = stats.get("core_pairs", 0) + int(sub_pairs.size)
+    result = _solve_component(
+        feas, limits, sub_needs, sub_pairs, hint, used_load, used_cases, seconds, workers, seed
+    )
+    if result is None:
+        return start, start_value
+    before = _value(feas, limits, sub_needs, hint)
+    if result[1] <= before:
+        return start, start_value
+    out = start.copy()
+    for n, p in zip(sub_needs.tolist(), result[0].tolist(), strict=True):
+        out[position[n]] = p
+    return out, start_value + result[1] - before
 
 
 def _improve_by_regions(

@@ -7,6 +7,7 @@ never looks at numpy, the reductions or CP-SAT.
 
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 
 import numpy as np
@@ -239,3 +240,127 @@ def test_large_component_mode_stays_valid_and_its_bounds_hold(doc):
         solver_module._DIRECT_LIMIT, solver_module._WHOLE_BOUND_LIMIT, solver_module._REGION_PAIRS = saved
     assert check_result(inst, result) == []
     assert result["objective"] <= optimum <= result["bound"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(instances(), st.sampled_from([4, 16, 96]))
+def test_knapsack_bound_holds_and_its_plans_are_valid(doc, grid):
+    """The per-provider knapsack relaxation (bounds.knapsack_bound) never reports less than the
+    brute-force optimum, at any grid and from zero or LP-strength prices, and the plans its
+    repair heuristic returns respect every rule."""
+    from scheduler.matching.bounds import knapsack_bound, lagrangian_bound
+
+    inst = parse_instance(doc)
+    optimum = brute_force_optimum(doc)
+    feas = compute(inst)
+    limits = compute_limits(feas)
+    pairs = np.nonzero((feas.pair_score > 0) & limits.fits_alone())[0]
+    if pairs.size == 0:
+        return
+    zeros = np.zeros(len(inst.providers), dtype=np.int64)
+    _, prices = lagrangian_bound(
+        feas,
+        limits,
+        pairs,
+        used_minutes=zeros.astype(float),
+        used_cases=zeros,
+        lower=0,
+        seconds=1.0,
+        need_prices=True,
+    )
+    needs = np.unique(feas.pair_need[pairs])
+    for start in (None, prices):
+        bound, _, plan, plan_value, core = knapsack_bound(
+            feas,
+            limits,
+            pairs,
+            used_load=zeros,
+            used_cases=zeros,
+            lower=0,
+            seconds=1.0,
+            start=start,
+            grid=grid,
+            plan_every=1,
+        )
+        assert bound >= optimum
+        assert core.shape == pairs.shape
+        assert plan is not None and plan_value <= optimum
+        provider_of = np.full(len(inst.needs), -1, dtype=np.int64)
+        provider_of[needs] = plan
+        assert objective(feas, provider_of) == plan_value
+        assert check_result(inst, _as_result(inst, provider_of, plan_value, optimum)) == []
+
+    # Lagrangian fixing against optimum - 1 must keep some optimal plan: excluding every
+    # pair it drops leaves the brute-force optimum unchanged.
+    *_, keep = knapsack_bound(
+        feas,
+        limits,
+        pairs,
+        used_load=zeros,
+        used_cases=zeros,
+        lower=optimum - 1,
+        seconds=0.0,
+        start=prices,
+        grid=grid,
+        max_iterations=1,
+        with_fixing=True,
+    )
+    restricted = copy.deepcopy(doc)
+    for k in pairs[~keep].tolist():
+        need = restricted["needs"][int(feas.pair_need[k])]
+        need["excluded_providers"] = [
+            *need["excluded_providers"],
+            inst.providers[int(feas.pair_provider[k])].id,
+        ]
+    assert brute_force_optimum(restricted) == optimum
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(instances())
+def test_lagrangian_phase_keeps_bound_valid_and_exact_when_optimal(doc):
+    """Force the Lagrangian phase (knapsack bound, repair heuristic, core CP-SAT) onto every
+    component: the reported bound is >= the brute-force optimum, and when the status is
+    optimal, objective == bound == optimum."""
+    import time as _time
+
+    from scheduler.matching import solver as solver_module
+    from scheduler.matching.engine import solve_instance
+
+    inst = parse_instance(doc)
+    optimum = brute_force_optimum(doc)
+    names = ("_LAGRANGIAN_MIN_PAIRS", "_LOOSE_RATIO", "_LOOSE_RATIO_DIRECT")
+    saved = [getattr(solver_module, name) for name in names]
+    for name, forced in zip(names, (0, 2.0, 2.0), strict=True):
+        setattr(solver_module, name, forced)
+    try:
+        result = solve_instance(inst, end=_time.monotonic() + 2.0)
+    finally:
+        for name, value in zip(names, saved, strict=True):
+            setattr(solver_module, name, value)
+    assert check_result(inst, result) == []
+    assert result["objective"] <= optimum <= result["bound"]
+    if result["status"] == "optimal":
+        assert result["objective"] == result["bound"] == optimum
+
+
+def _as_result(inst, provider_of, value, bound):
+    return {
+        "format": "support-matching-result/1",
+        "instance": inst.name,
+        "status": "feasible",
+        "objective": value,
+        "bound": bound,
+        "solve_seconds": 0,
+        "assignments": [
+            {
+                "need": inst.needs[i].id,
+                "provider": inst.providers[p].id,
+                "score": pair_score(inst.needs[i], inst.providers[p]),
+            }
+            for i, p in enumerate(provider_of.tolist())
+            if p >= 0
+        ],
+        "unassigned": [
+            {"need": inst.needs[i].id, "reasons": ["-"]} for i, p in enumerate(provider_of.tolist()) if p < 0
+        ],
+    }

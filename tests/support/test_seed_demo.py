@@ -10,6 +10,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 
 from support import demo, services
 from support.errors import Conflict
@@ -179,7 +180,7 @@ def test_every_role_has_a_login_with_a_membership_and_the_printed_password():
     demo.seed(today=TODAY)
 
     for login in demo.LOGINS:
-        user = authenticate(username=login.username, password=login.password)
+        user = authenticate(HttpRequest(), username=login.username, password=login.password)
         assert user is not None, login.username
         assert Membership.objects.filter(user=user, role=login.role).exists(), login.username
     User = get_user_model()
@@ -312,3 +313,21 @@ def test_dates_follow_today_even_on_a_leap_day():
     assert placements.filter(status=PlacementStatus.ACTIVE, starts_on__gt=dt.date(2027, 11, 1)).exists()
     assert not placements.filter(starts_on__gt=dt.date(2028, 2, 29)).exists()
     assert not demo_needs().filter(starts_on__gt=dt.date(2028, 3, 31)).exists()
+
+
+def test_demo_staff_get_a_working_two_factor_code(db, settings):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    demo.seed(today=dt.date(2026, 11, 2))
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("demo_totp", "konsulent", stdout=out)
+    device = TOTPDevice.objects.get(user__username="konsulent")
+    assert device.verify_token(out.getvalue().strip())
+    with pytest.raises(CommandError, match="not a demo account"):
+        call_command("demo_totp", "someone-real")
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("demo_totp", "konsulent")

@@ -55,6 +55,10 @@ class Command(BaseCommand):
         self.stdout.write(login_table(result.logins))
         if not result.created:
             self.stdout.write("(Passwords as seeded, unless someone has changed them since.)")
+        self.stdout.write(
+            "Staff (konsulent, konsulent2, teamleder, admin) also enter a two-factor code after the password: "
+            "`python manage.py demo_totp USERNAME` prints the current one for a demo account."
+        )
 
 
 def login_table(logins: tuple[demo.DemoLogin, ...]) -> str:
