@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test lint bench bench-matching bench-scheduling clean
+.PHONY: install demo test lint bench bench-matching bench-scheduling bench-risk clean
 
 # Reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -25,13 +25,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-bench: bench-matching bench-scheduling
+bench: bench-matching bench-scheduling bench-risk
 
 bench-matching: $(STAMP)
 	$(BIN)/python bench/bench_matching.py
 
 bench-scheduling: $(STAMP)
 	$(BIN)/python bench/bench_scheduling.py
+
+# Needs the local PostgreSQL: a scratch database is created and dropped around the run.
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432
+bench-risk: $(STAMP)
+	psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS plejenet_bench_risk WITH (FORCE)"
+	psql "$(BENCH_PG)/postgres" -qc "CREATE DATABASE plejenet_bench_risk"
+	DATABASE_URL=$(BENCH_PG)/plejenet_bench_risk $(BIN)/python bench/bench_risk.py; status=$$?; \
+	  psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS plejenet_bench_risk WITH (FORCE)"; exit $$status
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .hypothesis
