@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import views
+from web import portal, views
 
 app_name = "web"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("workspace/", views.workspace, name="workspace"),
+    path("portal/", portal.portal, name="portal"),
     path("workspace/matching/", views.matching_runs, name="matching"),
     path("workspace/matching/<int:run_id>/", views.matching_run, name="matching-run"),
     path("workspace/matching/<int:run_id>/progress/", views.matching_run_progress, name="matching-run-progress"),
