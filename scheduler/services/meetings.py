@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from calendars import publish as calendar_publish
 from scheduler.models import (
     Booking,
     Meeting,
@@ -56,6 +55,7 @@ from scheduler.sessions_booking import (
     travel_speed_kmh,
     windows_from,
 )
+from calendars import publish as calendar_publish
 from support import audit
 from support.errors import Conflict, DomainError, InvalidTransition
 from support.models import Household, NeedStatus, Placement, Provider, ProviderAbsence, SupportNeed

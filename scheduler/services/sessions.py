@@ -45,7 +45,6 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import Q
 
-from calendars import publish as calendar_publish
 from scheduler.geo import distance_km
 from scheduler.models import (
     BOOKED_STATUSES,
@@ -98,6 +97,7 @@ from scheduler.sessions_plan import (
     session_replacements,
     write_plans,
 )
+from calendars import publish as calendar_publish
 from support import audit
 from support.errors import Conflict, DomainError, InvalidTransition
 from support.models import AuditEntry, Municipality, NeedStatus, Provider, ProviderAbsence, SupportNeed
