@@ -55,7 +55,6 @@ from scheduler.sessions_booking import (
     travel_speed_kmh,
     windows_from,
 )
-from calendars import publish as calendar_publish
 from support import audit
 from support.errors import Conflict, DomainError, InvalidTransition
 from support.models import Household, NeedStatus, Placement, Provider, ProviderAbsence, SupportNeed
@@ -295,7 +294,6 @@ def book_meeting(
             "not_attending": {m.invitee.party: m.reason for m in missing},
         })
         audit.record(actor=by, action="meeting.book", obj=meeting, details={"kind": kind})
-        calendar_publish.changed(meeting=meeting, by=by, now=now)
     return meeting
 
 
@@ -349,7 +347,6 @@ def move_meeting(
             "not_attending": {m.invitee.party: m.reason for m in missing},
         })
         audit.record(actor=by, action="meeting.move", obj=meeting)
-        calendar_publish.changed(meeting=meeting, by=by, now=now)
     return meeting
 
 
@@ -365,7 +362,6 @@ def cancel_meeting(*, meeting: Meeting, reason: str, by, now: datetime) -> Meeti
         meeting.save()
         _history(meeting, MeetingChange.Action.CANCELLED, by=by, now=now, reason=reason)
         audit.record(actor=by, action="meeting.cancel", obj=meeting)
-        calendar_publish.changed(meeting=meeting, by=by, now=now)
     return meeting
 
 
