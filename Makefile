@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test lint bench bench-matching bench-scheduling bench-risk clean
+.PHONY: install demo test lint bench bench-matching bench-scheduling bench-risk bench-feeds clean
 
 # Reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -25,13 +25,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-bench: bench-matching bench-scheduling bench-risk
+bench: bench-matching bench-scheduling bench-risk bench-feeds
 
 bench-matching: $(STAMP)
 	$(BIN)/python bench/bench_matching.py
 
 bench-scheduling: $(STAMP)
 	$(BIN)/python bench/bench_scheduling.py
+
+bench-feeds: $(STAMP)
+	$(BIN)/python bench/bench_feeds.py
 
 # Needs the local PostgreSQL: a scratch database is created and dropped around the run.
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432

@@ -7,7 +7,9 @@ switch to the real deployment. Every variable is listed in .env.example.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import secrets
 import sys
 from pathlib import Path
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
     "django_q",
     "support",
     "scheduler",
+    "calendars",
     "api",
     "axes",
     "django_otp",
@@ -280,7 +283,6 @@ CONTENT_SECURITY_POLICY = {
 # Error reports hide more than Django's default: Authorization, *_URL with credentials, tokens, codes.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "security.reporting.SecretsExceptionReporterFilter"
 # Secrets at rest (calendars.crypto): comma-separated Fernet keys, newest first. Required when DEBUG is off.
-FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 # GDPR retention: closed placements are anonymised this many years after they ended.
 RETENTION_YEARS = env_int("RETENTION_YEARS", 5, minimum=1)
 
@@ -293,6 +295,32 @@ SESSION_TRAVEL_SPEED_KMH = env_int("SESSION_TRAVEL_SPEED_KMH", 50, minimum=5)
 # Key for the keyed hash of CPR numbers: a CPR number is never stored in clear, only as
 # HMAC-SHA256 under this key, so records can be matched without the number being readable.
 CPR_HASH_KEY = env_str("CPR_HASH_KEY") or SECRET_KEY
+
+# --- Calendars (feeds, invitations, CalDAV push: docs/calendars.md) ----------------------------------
+# Fernet keys for secrets stored encrypted (CalDAV app passwords): comma-separated; the first
+# encrypts, all decrypt. Rotate: put a new key first, deploy, `manage.py reencrypt_secrets`, drop the old.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG and not TESTING:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS: required when DEBUG is off (comma-separated keys from Fernet.generate_key())"
+        )
+    # Development and tests: one key derived from SECRET_KEY (the same as calendars.crypto.dev_key).
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"plejenet-field-encryption:" + SECRET_KEY.encode()).digest()).decode()
+    ]
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: each key must be 32 url-safe base64 bytes") from None
+CALENDAR_FEED_MISS_LIMIT = env_int("CALENDAR_FEED_MISS_LIMIT", 20, minimum=1)
+CALENDAR_FEED_MISS_WINDOW = env_int("CALENDAR_FEED_MISS_WINDOW", 900, minimum=10)  # seconds
+CALENDAR_FEED_REFRESH_MINUTES = env_int("CALENDAR_FEED_REFRESH_MINUTES", 60, minimum=5)
+CALENDAR_OUTBOX_MAX_ATTEMPTS = env_int("CALENDAR_OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+CALENDAR_ORGANIZER_EMAIL = env_str("CALENDAR_ORGANIZER_EMAIL")  # default: DEFAULT_FROM_EMAIL's address
+
 
 # --- API ------------------------------------------------------------------------------------------
 def _throttle_rate(name: str, default: str) -> str:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("cal/", include("calendars.urls")),
     path("security/", include("security.urls")),
     path("", include("web.urls")),
 ]

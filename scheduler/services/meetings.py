@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from calendars import publish as calendar_publish
 from scheduler.models import (
     Booking,
     Meeting,
@@ -294,6 +295,7 @@ def book_meeting(
             "not_attending": {m.invitee.party: m.reason for m in missing},
         })
         audit.record(actor=by, action="meeting.book", obj=meeting, details={"kind": kind})
+        calendar_publish.changed(meeting=meeting, by=by, now=now)
     return meeting
 
 
@@ -347,6 +349,7 @@ def move_meeting(
             "not_attending": {m.invitee.party: m.reason for m in missing},
         })
         audit.record(actor=by, action="meeting.move", obj=meeting)
+        calendar_publish.changed(meeting=meeting, by=by, now=now)
     return meeting
 
 
@@ -362,6 +365,7 @@ def cancel_meeting(*, meeting: Meeting, reason: str, by, now: datetime) -> Meeti
         meeting.save()
         _history(meeting, MeetingChange.Action.CANCELLED, by=by, now=now, reason=reason)
         audit.record(actor=by, action="meeting.cancel", obj=meeting)
+        calendar_publish.changed(meeting=meeting, by=by, now=now)
     return meeting
 
 

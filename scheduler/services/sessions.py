@@ -45,6 +45,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import Q
 
+from calendars import publish as calendar_publish
 from scheduler.geo import distance_km
 from scheduler.models import (
     BOOKED_STATUSES,
@@ -422,6 +423,9 @@ def _save_new(
         ))
     SeriesChange.objects.bulk_create(changes)
     AuditEntry.objects.bulk_create(entries)
+    if confirm:
+        for series in series_list:
+            calendar_publish.changed(series=series, by=by, now=now)
 
 
 def _one(need: SupportNeed, *, by, now: datetime, confirm: bool, options: _Options) -> SessionSeries:
@@ -487,6 +491,7 @@ def confirm_series(*, series: SessionSeries, by, now: datetime) -> SessionSeries
         locked.save(update_fields=["status", "confirmed_by", "confirmed_at", "updated_at"])
         _history(locked, SeriesChange.Action.CONFIRMED, by=by, now=now)
         audit.record(actor=by, action="session_series.confirm", obj=locked)
+        calendar_publish.changed(series=locked, by=by, now=now)
     return locked
 
 
@@ -504,6 +509,7 @@ def decline_series(*, series: SessionSeries, reason: str, by, now: datetime) -> 
         locked.save(update_fields=["status", "updated_at"])
         _history(locked, SeriesChange.Action.DECLINED, by=by, now=now, reason=reason)
         audit.record(actor=by, action="session_series.decline", obj=locked)
+        calendar_publish.changed(series=locked, by=by, now=now)
     return locked
 
 
@@ -577,6 +583,7 @@ def move_occurrence(
                  details={"from": before, "to": {"start": new_start.isoformat(), "end": end.isoformat()},
                           "series_sequence": series.sequence})
         audit.record(actor=by, action="session_occurrence.move", obj=series, details={"occurrence": occ.pk})
+        calendar_publish.changed(series=series, occurrence=occ, by=by, now=now)
     return occ
 
 
@@ -599,6 +606,7 @@ def cancel_occurrence(*, occurrence: SessionOccurrence, reason: str, by, now: da
         _history(series, SeriesChange.Action.OCCURRENCE_CANCELLED, by=by, now=now, reason=reason, occurrence=occ,
                  details={"series_sequence": series.sequence})
         audit.record(actor=by, action="session_occurrence.cancel", obj=series, details={"occurrence": occ.pk})
+        calendar_publish.changed(series=series, occurrence=occ, by=by, now=now)
     return occ
 
 
@@ -707,6 +715,8 @@ def change_series_from(
                  details={**changes, "previous": series.uid, "rrule": new.rrule, "booked": done.booked,
                           "skipped": len(done.skipped)})
         audit.record(actor=by, action="session_series.change", obj=new, details={"previous": series.pk})
+        calendar_publish.changed(series=series, by=by, now=now)
+        calendar_publish.changed(series=new, by=by, now=now)
     return new
 
 
@@ -740,6 +750,7 @@ def end_series(*, series: SessionSeries, last_date: dt.date, reason: str, by, no
         _history(series, SeriesChange.Action.ENDED, by=by, now=now, reason=reason,
                  details={"last_date": last_date.isoformat(), "released": released})
         audit.record(actor=by, action="session_series.end", obj=series, details={"last_date": last_date.isoformat()})
+        calendar_publish.changed(series=series, by=by, now=now)
     return series
 
 
@@ -882,6 +893,7 @@ def extend_series(*, series: SessionSeries, now: datetime, months: int | None = 
                 "until": target.isoformat(), "booked": done.booked,
                 "skipped": [f"{start.isoformat()} {reason}" for start, reason in done.skipped],
             })
+            calendar_publish.changed(series=series, by=None, now=now)
     return done
 
 
