@@ -175,8 +175,8 @@ def _text(event: Event, text: EventText, *, cancelled: bool, cancelled_prefix: s
         event.add("url", text.url, parameters={"VALUE": "URI"})
 
 
-def _common(event: Event, *, uid: str, sequence: int, created: dt.datetime, last_modified: dt.datetime,
-            dtstamp: dt.datetime | None, cancelled: bool) -> None:
+def _common(event: Event, *, uid: str, sequence: int, last_modified: dt.datetime, dtstamp: dt.datetime | None,
+            cancelled: bool) -> None:
     # Only what clients use: every line costs on every render of every feed (CREATED and TRANSP:OPAQUE,
     # the default, are left out).
     event.add("uid", uid)
@@ -222,7 +222,7 @@ def series_components(
     out: list[Event] = []
     if only_recurrence_id is None:
         master = Event()
-        _common(master, uid=event.uid, sequence=event.sequence, created=event.created,
+        _common(master, uid=event.uid, sequence=event.sequence,
                 last_modified=event.last_modified, dtstamp=dtstamp, cancelled=event.cancelled)
         master.add("dtstart", _local(event.dtstart, tz))
         master.add("duration", event.duration)
@@ -236,7 +236,7 @@ def series_components(
         if only_recurrence_id is not None and override.recurrence_id != only_recurrence_id:
             continue
         instance = Event()
-        _common(instance, uid=event.uid, sequence=event.sequence, created=event.created,
+        _common(instance, uid=event.uid, sequence=event.sequence,
                 last_modified=override.last_modified or event.last_modified, dtstamp=dtstamp,
                 cancelled=override.cancelled or event.cancelled)
         instance.add("recurrence-id", _local(override.recurrence_id, tz))
@@ -253,7 +253,7 @@ def single_component(
     organizer: Attendee | None = None, attendees: Sequence[Attendee] = (),
 ) -> Event:
     component = Event()
-    _common(component, uid=event.uid, sequence=event.sequence, created=event.created,
+    _common(component, uid=event.uid, sequence=event.sequence,
             last_modified=event.last_modified, dtstamp=dtstamp, cancelled=event.cancelled)
     if isinstance(event.start, dt.datetime):
         component.add("dtstart", _local(event.start, event.tz))
