@@ -125,9 +125,14 @@ else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process and the django-q2 worker share the file.
-    _db.setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
+    # IMMEDIATE takes the write lock when a transaction begins: a DEFERRED one that reads and then
+    # writes while the worker writes fails at once with "database is locked" (the busy timeout
+    # cannot help a lock upgrade); seen in the browser tests accepting a proposal during a run.
+    _db.setdefault("OPTIONS", {}).update({
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    })
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
