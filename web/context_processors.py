@@ -14,6 +14,7 @@ def navigation(request) -> dict:
     if scope.staff_municipality_ids:
         items.append((reverse("web:workspace"), _("Placements")))
         items.append((reverse("web:matching"), _("Matching")))
+        items.append((reverse("web:capacity"), _("Capacity")))
     if scope.has_role(Role.ADMINISTRATOR):
         items.append((reverse("admin:index"), _("Administration")))
     # The current item is the one whose URL is the longest prefix of this page's path.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import portal, views
+from web import capacity, portal, views
 
 app_name = "web"
 
@@ -22,4 +22,8 @@ urlpatterns += [
         views.decide_proposal, {"action": action}, name=f"proposal-{action}",
     )
     for action in ("accept", "reject", "override")
+]
+urlpatterns += [
+    path("workspace/capacity/", capacity.capacity, name="capacity"),
+    path("workspace/capacity/export.csv", capacity.capacity_csv, name="capacity-csv"),
 ]
