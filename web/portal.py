@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from scheduler.models import SessionOccurrence
 from support.models import NeedStatus, SupportNeed
+from web.wellbeing_pages import portal_context
 
 HORIZON = dt.timedelta(weeks=8)
 MAX_SESSIONS = 20
@@ -39,4 +40,6 @@ def portal(request):
         .select_related("service", "current_provider", "recipient_household")
         .order_by("service__code", "pk")
     )
-    return render(request, "portal/index.html", {"sessions": sessions, "support": support, "weeks": 8})
+    context = {"sessions": sessions, "support": support, "weeks": 8}
+    context.update(portal_context(request.user, now=now))  # the well-being card (web/wellbeing_pages.py)
+    return render(request, "portal/index.html", context)
