@@ -61,3 +61,42 @@ def test_consultant_runs_matching_and_accepts_a_proposal(signed_in):
     decided.locator(".status--accepted").wait_for()
     assert decided.locator("form.decision__accept").count() == 0, "the accepted proposal still offers Accept"
     screenshot(page, "matching-proposal-accepted")
+
+
+def test_foster_parent_sends_the_weekly_check_in(signed_in):
+    page = signed_in("plejeforaelder", width=390, height=844)  # a phone
+    page.goto("/portal/")
+    form = page.locator("#checkin-form")
+    assert "vederlag" in page.locator("#checkin-purpose").inner_text()  # the purpose is stated, in Danish
+    form.locator("input[name=stress][value='6']").check()
+    form.locator("input[name=conflicts]").fill("2")
+    screenshot(page, "portal-checkin-phone")
+    with page.expect_navigation() as navigation:
+        form.locator("button[type=submit]").click()
+    assert navigation.value.status == 200
+    assert page.locator(".notice--error").count() == 0, page.locator("main").inner_text()[:500]
+    screenshot(page, "portal-checkin-sent")
+
+
+def test_help_now_reaches_the_consultant(signed_in):
+    family = signed_in("plejeforaelder", width=390, height=844)
+    family.goto("/portal/")
+    family.locator("#help-now").click()
+    family.wait_for_url("**/portal/help-now/")
+    form = family.locator("#help-now-form")
+    form.locator("input[name=stress][value='9']").check()
+    screenshot(family, "portal-help-now-confirm")
+    with family.expect_navigation() as navigation:
+        family.locator("#help-now-confirm").click()
+    assert navigation.value.status == 200
+    screenshot(family, "portal-help-now-sent")
+
+    consultant = signed_in("konsulent")
+    consultant.goto("/alerts/?show=all")
+    urgent = consultant.locator("#alerts-inbox [data-kind=help_now]").first
+    urgent.wait_for()
+    screenshot(consultant, "alerts-inbox-help-now")
+    urgent.locator("a").first.click()
+    consultant.locator("#alert").wait_for()
+    assert consultant.locator("#recommendations, #alert-reasons").count() >= 1
+    screenshot(consultant, "alert-detail-help-now")
