@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from api import views, views_matching
+from api import views_wellbeing as wellbeing
 
 app_name = "api"
 
@@ -30,10 +31,23 @@ router.register("support-needs", views.SupportNeedViewSet, basename="support-nee
 router.register("audit-log", views.AuditEntryViewSet, basename="audit-entry")
 router.register("matching-runs", views_matching.MatchingRunViewSet, basename="matching-run")
 router.register("proposals", views_matching.ProposalViewSet, basename="proposal")
+# Well-being signals, goals, scores, alerts and milestones (api/views_wellbeing.py).
+router.register("checkins", wellbeing.CheckInViewSet, basename="checkin")
+router.register("sdq-scores", wellbeing.SdqScoreViewSet, basename="sdq-score")
+router.register("school-absences", wellbeing.SchoolAbsenceViewSet, basename="school-absence")
+router.register("incidents", wellbeing.IncidentViewSet, basename="incident")
+router.register("child-views", wellbeing.ChildViewViewSet, basename="child-view")
+router.register("goals", wellbeing.GoalViewSet, basename="goal")
+router.register("goal-measurements", wellbeing.GoalMeasurementViewSet, basename="goal-measurement")
+router.register("risk-scores", wellbeing.RiskScoreViewSet, basename="risk-score")
+router.register("score-assessments", wellbeing.ScoreAssessmentViewSet, basename="score-assessment")
+router.register("alerts", wellbeing.AlertViewSet, basename="alert")
+router.register("milestones", wellbeing.MilestoneViewSet, basename="milestone")
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
     path("v1/auth/token/", views.TokenView.as_view(), name="token"),
+    path("v1/wellbeing/overview/", wellbeing.WellbeingOverviewView.as_view(), name="wellbeing-overview"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -381,6 +381,16 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "support.roles.Role",
         "MatchingRunStatusEnum": "scheduler.models.RunStatus",
         "ProposalStatusEnum": "scheduler.models.ProposalStatus",
+        # Well-being (api/serializers_wellbeing.py)
+        "IncidentKindEnum": "support.models.IncidentKind",
+        "AlertKindEnum": "support.models.AlertKind",
+        "LevelEnum": "support.models.Level",
+        "ReasonLevelEnum": "api.serializers_wellbeing.REASON_LEVELS",
+        "StrainLevelEnum": "api.serializers_wellbeing.STRAIN_LEVELS",
+        "GoalDirectionEnum": "support.models.GoalDirection",
+        "TrendDirectionEnum": "api.serializers_wellbeing.TREND_DIRECTIONS",
+        "SdqInformantEnum": "support.models.SdqInformant",
+        "SdqBandEnum": "support.wellbeing.sdq.BAND_CODES",
     },
 }
 
