@@ -41,6 +41,15 @@ class Scope:
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
+    def case_municipality_ids(self) -> frozenset[int]:
+        """Where the user does case work: consultant there and not team lead there.
+
+        Carers' well-being signals, scores and alerts reach only these (purpose limitation,
+        docs/wellbeing.md): team leads take approval, oversight and pay decisions.
+        """
+        return self.staff_municipality_ids - self.lead_municipality_ids
+
+    @property
     def household_ids(self) -> frozenset[int]:
         return self.foster_household_ids | self.birth_household_ids
 

@@ -27,6 +27,18 @@ def area_for(user) -> str | None:
     return None
 
 
+def case_municipalities(user):
+    """The municipalities where the user does case work (consultant, not team lead); 404 when none.
+
+    The pages that show carers' well-being signals, scores and alerts use this, as the API does
+    (api/scoping_wellbeing.py): team leads get aggregates on the capacity dashboard instead.
+    """
+    ids = scope_for(user).case_municipality_ids
+    if not ids:
+        raise Http404
+    return Municipality.objects.filter(pk__in=ids).order_by("name")
+
+
 def staff_municipalities(user):
     """The municipalities where the user is a consultant or team lead; 404 when there are none."""
     ids = scope_for(user).staff_municipality_ids

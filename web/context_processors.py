@@ -13,8 +13,9 @@ def navigation(request) -> dict:
     items: list[tuple[str, str]] = []
     if scope.staff_municipality_ids:
         items.append((reverse("web:workspace"), _("Placements")))
-        items.append((reverse("web:my-placements"), _("My placements")))
-        items.append((reverse("web:alerts"), _("Alerts")))
+        if scope.case_municipality_ids:  # carers' signals and alerts: case workers only (docs/wellbeing.md)
+            items.append((reverse("web:my-placements"), _("My placements")))
+            items.append((reverse("web:alerts"), _("Alerts")))
         items.append((reverse("web:matching"), _("Matching")))
         items.append((reverse("web:capacity"), _("Capacity")))
     if scope.has_role(Role.ADMINISTRATOR):

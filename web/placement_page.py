@@ -45,7 +45,7 @@ from support.wellbeing.dates import add_months, first_of_month
 from support.wellbeing.milestones import LEDGER_RULES, complete_milestone
 from support.wellbeing.rules import FOLLOW_UP
 from web import charts
-from web.access import staff_municipalities
+from web.access import case_municipalities
 from web.display import local_name, plain_number
 from web.wellbeing_forms import SIGNAL_FORMS, AbsenceForm, IncidentForm, MilestoneDoneForm, SdqForm
 from web.wellbeing_pages import SESSIONS_AHEAD, level_badge, placement_rows, rounded, text
@@ -202,7 +202,7 @@ def placement_charts(user, placement: Placement, *, now: dt.datetime) -> list[ch
 
 
 def _placement_for(request, placement_id: int) -> Placement:
-    municipalities = staff_municipalities(request.user)
+    municipalities = case_municipalities(request.user)
     return get_object_or_404(
         Placement.objects.for_user(request.user).filter(municipality__in=municipalities)
         .select_related("child", "foster_household", "consultant", "municipality"),

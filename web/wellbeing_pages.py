@@ -50,7 +50,7 @@ from support.roles import scope_for
 from support.wellbeing import alerts as alert_services
 from support.wellbeing import signals
 from support.wellbeing.goals import goal_progress
-from web.access import staff_municipalities
+from web.access import case_municipalities
 from web.display import local_name, plain_number
 from web.wellbeing_forms import (
     AcknowledgeForm,
@@ -293,7 +293,7 @@ def placement_rows(user, placements: list[Placement], *, now: dt.datetime) -> li
 @login_required
 @require_GET
 def my_placements(request):
-    municipalities = list(staff_municipalities(request.user))
+    municipalities = list(case_municipalities(request.user))
     base = (Placement.objects.for_user(request.user).active().filter(municipality__in=municipalities)
             .select_related("child", "foster_household", "consultant"))
     mine = base.filter(consultant=request.user)
@@ -328,8 +328,8 @@ def _alert_row(alert: Alert) -> dict:
 @login_required
 @require_GET
 def alerts_inbox(request):
-    staff_municipalities(request.user)
-    open_alerts = (Alert.objects.for_user(request.user).open()
+    municipalities = case_municipalities(request.user)
+    open_alerts = (Alert.objects.for_user(request.user).filter(municipality__in=municipalities).open()
                    .select_related("placement__child", "milestone", "household", "recipient"))
     mine = open_alerts.filter(recipient=request.user)
     show = request.GET.get("show")
@@ -338,7 +338,8 @@ def alerts_inbox(request):
     chosen = list(mine if show == "mine" else open_alerts)
     # The family's own call for help first, then red, then the newest.
     chosen.sort(key=lambda a: (a.kind != AlertKind.HELP_NOW, -LEVEL_RANK.get(a.level, -1), -a.created_at.timestamp()))
-    recent = (Alert.objects.for_user(request.user).exclude(status=AlertStatus.OPEN)
+    recent = (Alert.objects.for_user(request.user).filter(municipality__in=municipalities)
+              .exclude(status=AlertStatus.OPEN)
               .select_related("placement__child", "milestone", "acknowledged_by").order_by("-acknowledged_at")[:10])
     return render(request, "wellbeing/alerts_inbox.html", {
         "rows": [_alert_row(a) for a in chosen], "show": show, "recent": [_alert_row(a) for a in recent],
@@ -346,9 +347,9 @@ def alerts_inbox(request):
 
 
 def _alert_for(request, alert_id: int) -> Alert:
-    staff_municipalities(request.user)
+    municipalities = case_municipalities(request.user)
     return get_object_or_404(
-        Alert.objects.for_user(request.user).select_related(
+        Alert.objects.for_user(request.user).filter(municipality__in=municipalities).select_related(
             "placement__child", "placement__foster_household", "milestone", "score", "checkin", "recipient",
             "acknowledged_by",
         ),

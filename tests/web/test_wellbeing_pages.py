@@ -83,7 +83,8 @@ def test_anonymous_visitor_is_sent_to_login(client, world, path):
 
 
 @pytest.mark.parametrize(("who", "status"), [
-    ("consultant", 200), ("team_lead", 200), ("other_consultant", 200),
+    # Team leads take approval, oversight and pay decisions: no carers' signals (docs/wellbeing.md).
+    ("consultant", 200), ("team_lead", 404), ("other_consultant", 200),
     ("foster_parent", 404), ("birth_parent", 404), ("provider_user", 404), ("outsider", 404),
 ])
 @pytest.mark.parametrize("path", STAFF_PAGES)
@@ -92,7 +93,7 @@ def test_staff_lists_are_for_staff_only(client_for, world, who, status, path):
 
 
 @pytest.mark.parametrize(("who", "status"), [
-    ("consultant", 200), ("team_lead", 200), ("other_consultant", 404),
+    ("consultant", 200), ("team_lead", 404), ("other_consultant", 404),
     ("foster_parent", 404), ("birth_parent", 404), ("provider_user", 404), ("outsider", 404),
 ])
 def test_an_alert_and_a_placement_page_open_only_in_their_municipality(client_for, world, who, status):
@@ -217,7 +218,7 @@ def test_help_now_end_to_end_reaches_the_consultants_inbox(client_for, world, dj
     assert "The foster family asked for help now" in text_of(detail)
 
 
-def test_help_now_without_a_consultant_reaches_the_team(client_for, world):
+def test_help_now_without_a_consultant_reaches_the_municipalitys_consultants(client_for, world):
     world.placement.consultant = None
     world.placement.save()
     response = client_for(world.foster_parent).post("/portal/help-now/", {"placement": world.placement.pk, "stress": "7"},
@@ -225,7 +226,7 @@ def test_help_now_without_a_consultant_reaches_the_team(client_for, world):
     assert "The foster care team has been alerted" in text_of(response)
     alert = Alert.objects.get(kind=AlertKind.HELP_NOW)
     assert alert.recipient is None
-    inbox = client_for(world.team_lead).get("/alerts/").content.decode()
+    inbox = client_for(world.consultant).get("/alerts/").content.decode()
     assert f'id="alert-{alert.pk}"' in inbox
 
 
