@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from api import views, views_matching
+from api import views, views_matching, views_sessions
 from api import views_wellbeing as wellbeing
 
 app_name = "api"
@@ -24,13 +24,18 @@ router.register("children", views.ChildViewSet, basename="child")
 router.register("placements", views.PlacementViewSet, basename="placement")
 router.register("providers", views.ProviderViewSet, basename="provider")
 router.register("availability", views.WeeklyAvailabilityViewSet, basename="availability")
-router.register("provider-absences", views.ProviderAbsenceViewSet, basename="provider-absence")
+# Creating an absence goes through the scheduler, which flags the sessions it hits.
+router.register("provider-absences", views_sessions.ProviderAbsenceViewSet, basename="provider-absence")
 router.register("services", views.ServiceViewSet, basename="service")
 router.register("competences", views.CompetenceViewSet, basename="competence")
 router.register("support-needs", views.SupportNeedViewSet, basename="support-need")
 router.register("audit-log", views.AuditEntryViewSet, basename="audit-entry")
 router.register("matching-runs", views_matching.MatchingRunViewSet, basename="matching-run")
 router.register("proposals", views_matching.ProposalViewSet, basename="proposal")
+router.register("session-series", views_sessions.SessionSeriesViewSet, basename="session-series")
+router.register("session-occurrences", views_sessions.SessionOccurrenceViewSet, basename="session-occurrence")
+router.register("session-changes", views_sessions.SeriesChangeViewSet, basename="session-change")
+router.register("meetings", views_sessions.MeetingViewSet, basename="meeting")
 # Well-being signals, goals, scores, alerts and milestones (api/views_wellbeing.py).
 router.register("checkins", wellbeing.CheckInViewSet, basename="checkin")
 router.register("sdq-scores", wellbeing.SdqScoreViewSet, basename="sdq-score")

@@ -381,6 +381,13 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "support.roles.Role",
         "MatchingRunStatusEnum": "scheduler.models.RunStatus",
         "ProposalStatusEnum": "scheduler.models.ProposalStatus",
+        "SeriesKindEnum": "scheduler.models.SeriesKind",
+        "SeriesStatusEnum": "scheduler.models.SeriesStatus",
+        "OccurrenceStatusEnum": "scheduler.models.OccurrenceStatus",
+        "SeriesChangeActionEnum": "scheduler.models.SeriesChange.Action",
+        "MeetingKindEnum": "scheduler.models.MeetingKind",
+        "MeetingStatusEnum": "scheduler.models.MeetingStatus",
+        "ParticipantRoleEnum": "scheduler.models.ParticipantRole",
         # Well-being (api/serializers_wellbeing.py)
         "IncidentKindEnum": "support.models.IncidentKind",
         "AlertKindEnum": "support.models.AlertKind",

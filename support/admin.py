@@ -47,6 +47,14 @@ class AbsenceInline(admin.TabularInline):
     extra = 0
 
 
+def _flag_absence_later(absence) -> None:
+    # Absences saved here bypass scheduler.services.sessions.record_provider_absence: flag the
+    # sessions and meetings they hit once the save is committed, as that service would.
+    from scheduler.services.sessions import flag_absence_on_commit
+
+    flag_absence_on_commit(absence=absence)
+
+
 @admin.register(m.Municipality)
 class MunicipalityAdmin(ScopedAdmin):
     list_display = ["code", "name"]
@@ -79,6 +87,12 @@ class ProviderAdmin(ScopedAdmin):
     search_fields = ["name"]
     filter_horizontal = ["services", "competences", "municipalities"]
     inlines = [AvailabilityInline, AbsenceInline]
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is m.ProviderAbsence:
+            for absence in formset.new_objects + [obj for obj, _fields in formset.changed_objects]:
+                _flag_absence_later(absence)
 
 
 @admin.register(m.Child)
@@ -119,6 +133,10 @@ class WeeklyAvailabilityAdmin(ScopedAdmin):
 @admin.register(m.ProviderAbsence)
 class ProviderAbsenceAdmin(ScopedAdmin):
     list_display = ["provider", "starts_at", "ends_at", "reason"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _flag_absence_later(obj)
 
 
 @admin.register(m.ContactPerson)

@@ -17,6 +17,7 @@ def navigation(request) -> dict:
             items.append((reverse("web:my-placements"), _("My placements")))
             items.append((reverse("web:alerts"), _("Alerts")))
         items.append((reverse("web:matching"), _("Matching")))
+        items.append((reverse("web:sessions"), _("Sessions")))
         items.append((reverse("web:capacity"), _("Capacity")))
     if scope.has_role(Role.ADMINISTRATOR):
         items.append((reverse("admin:index"), _("Administration")))

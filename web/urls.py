@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import capacity, placement_page, portal, views, wellbeing_pages
+from web import capacity, placement_page, portal, sessions, views, wellbeing_pages
 
 app_name = "web"
 
@@ -28,3 +28,4 @@ urlpatterns += [
     path("workspace/capacity/export.csv", capacity.capacity_csv, name="capacity-csv"),
 ]
 urlpatterns += wellbeing_pages.urlpatterns + placement_page.urlpatterns
+urlpatterns += sessions.urlpatterns

@@ -786,6 +786,17 @@ def record_provider_absence(
     return report
 
 
+def flag_absence_on_commit(*, absence: ProviderAbsence) -> None:
+    """For an absence stored outside ``record_provider_absence`` (the admin pages): flag what it hits
+    in the background, once the absence is committed (the task reads the clock and calls ``flag_absence``)."""
+    from django_q.tasks import async_task
+
+    absence_id = absence.pk
+    transaction.on_commit(lambda: async_task(
+        "scheduler.tasks_sessions.flag_provider_absence", absence_id, task_name=f"absence-flag-{absence_id}"
+    ))
+
+
 def flag_absence(*, absence: ProviderAbsence, by, now: datetime) -> AbsenceReport:
     """Flag the provider's booked occurrences during the absence and propose a new slot for each.
 
@@ -1061,6 +1072,7 @@ __all__ = [
     "extend_horizons",
     "extend_series",
     "flag_absence",
+    "flag_absence_on_commit",
     "move_occurrence",
     "needs_to_schedule",
     "propose_respite",

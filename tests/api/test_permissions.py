@@ -281,8 +281,8 @@ def test_create_is_for_consultants_and_only_in_their_municipality(api_world, cli
 
 
 @pytest.mark.parametrize(
-    "endpoint", ["municipality", "team", "membership", "service", "competence", "availability", "provider-absence",
-                 "audit-entry"],
+    # provider-absence takes POST (through the scheduler): tests/api/test_permissions_sessions.py
+    "endpoint", ["municipality", "team", "membership", "service", "competence", "availability", "audit-entry"],
 )
 def test_read_only_resources_have_no_writes(api_world, client_for, endpoint):
     client = client_for(api_world.w.administrator)
