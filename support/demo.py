@@ -38,7 +38,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from scheduler.geo import distance_km
-from support import audit, services
+from support import audit, demo_wellbeing, services
 from support.errors import Conflict, DomainError
 from support.models import (
     AuditEntry,
@@ -308,6 +308,7 @@ def seed(*, today: dt.date | None = None, reset: bool = False) -> SeedResult:
             return SeedResult(created=False, today=today, counts=demo_counts(), deleted=deleted)
         _refuse_clashes()
         _build(random.Random(SEED), today)
+        demo_wellbeing.add_activity(today=today)  # sessions, a meeting, signals, goals, scores, milestones
     return SeedResult(created=True, today=today, counts=demo_counts(), deleted=deleted)
 
 
@@ -345,6 +346,7 @@ def demo_counts() -> dict[str, int]:
         "assigned needs": needs[NeedStatus.ASSIGNED],
         "ended needs": needs[NeedStatus.ENDED],
         "logins": demo_users().count(),
+        **demo_wellbeing.activity_counts(munis),
     }
 
 
@@ -359,6 +361,7 @@ def delete_demo() -> dict[str, int]:
     deleted: Counter[str] = Counter()
     steps = [
         AuditEntry.objects.filter(municipality__in=munis),
+        *demo_wellbeing.activity_rows(munis),
         SupportNeed.objects.filter(municipality__in=munis),
         Placement.objects.filter(municipality__in=munis),
         Child.objects.filter(municipality__in=munis),

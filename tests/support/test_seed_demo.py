@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections import Counter
 
 import pytest
 from django.apps import apps
@@ -12,20 +13,27 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 
+from scheduler.models import Meeting, MeetingKind, ParticipantRole, SessionOccurrence
 from support import demo, services
 from support.errors import Conflict
 from support.models import (
+    Alert,
+    AlertStatus,
+    CheckIn,
     Child,
     ContactPerson,
     FosterType,
+    Goal,
     Household,
     HouseholdKind,
     Membership,
+    Milestone,
     Municipality,
     NeedStatus,
     Placement,
     PlacementStatus,
     Provider,
+    RiskScore,
     Service,
     SupportNeed,
 )
@@ -96,6 +104,23 @@ def fingerprint() -> list[tuple]:
         .values_list(
             "name", "latitude", "longitude", "capacity_minutes_per_week", "max_cases", "household__name"
         ),
+        *SessionOccurrence.objects.filter(series__municipality__in=munis)
+        .order_by("series__provider__name", "start")
+        .values_list("series__provider__name", "series__household__name", "start", "end", "status"),
+        *Meeting.objects.filter(municipality__in=munis).order_by("start").values_list("kind", "start", "end"),
+        *CheckIn.objects.filter(municipality__in=munis)
+        .order_by("municipality__code", "placement__child__display_name", "on")
+        .values_list(
+            "municipality__code", "placement__child__display_name", "on", "stress", "help_now", "commitment", "problem_behaviours",
+            "free_text",
+        ),
+        *RiskScore.objects.filter(municipality__in=munis, latest=True)
+        .order_by("municipality__code", "placement__child__display_name")
+        .values_list("municipality__code", "placement__child__display_name", "level", "index", "trend_direction"),
+        *Goal.objects.filter(municipality__in=munis).order_by("title").values_list("title", "indicator", "review_on"),
+        *Milestone.objects.filter(municipality__in=munis)
+        .order_by("due_on", "rule_code", "title_en", "status")
+        .values_list("rule_code", "title_en", "due_on", "status"),  # sequence: a goal's id for goal reviews
     ]
 
 
@@ -126,6 +151,64 @@ def test_seed_meets_the_minimums_and_every_service_has_a_provider():
     assert demo_needs().filter(remote_ok=True).exists()
     assert demo_needs().filter(required_competences__isnull=False).exists()
     assert set(demo_needs().values_list("priority", flat=True)) == {1, 2, 3, 4, 5}
+
+
+def test_the_demo_shows_sessions_a_meeting_signals_scores_alerts_and_goals():
+    demo.seed(today=TODAY)
+    User = get_user_model()
+    munis = demo.demo_municipalities()
+    morning = dt.datetime.combine(TODAY, dt.time(0), tzinfo=demo.COPENHAGEN)
+    eight_weeks = (morning, morning + dt.timedelta(weeks=8))
+
+    # The portal's "next 8 weeks" for the foster family and the provider login are not empty.
+    for username in ("plejeforaelder", "leverandoer"):
+        upcoming = SessionOccurrence.objects.for_user(User.objects.get(username=username)).booked().between(
+            *eight_weeks
+        )
+        assert upcoming.count() >= 4, username
+    assert not SupportNeed.objects.filter(
+        municipality__in=munis, status=NeedStatus.ASSIGNED, session_series__isnull=True
+    ).exists()
+
+    testrup = Household.objects.get(name="Familien Testrup (fiktiv)")
+    meeting = Meeting.objects.get(municipality__in=munis)
+    assert meeting.kind == MeetingKind.FOLLOW_UP and meeting.placement.foster_household == testrup
+    assert eight_weeks[0] < meeting.start < eight_weeks[1]
+    roles = set(meeting.participants.filter(attending=True).values_list("role", flat=True))
+    assert {ParticipantRole.CONSULTANT, ParticipantRole.FOSTER_PARENTS, ParticipantRole.BIRTH_PARENTS} <= roles
+    assert Meeting.objects.for_user(User.objects.get(username="biologiskforaelder")).filter(pk=meeting.pk).exists()
+
+    # About twelve weeks of weekly check-ins, dated in the past; the foster family sent its own.
+    checkins = CheckIn.objects.filter(municipality__in=munis)
+    assert checkins.count() >= 40 * 8
+    assert not checkins.filter(on__gt=TODAY).exists()
+    assert checkins.filter(on__lt=TODAY - dt.timedelta(weeks=10)).exists()
+    assert checkins.filter(household=testrup, submitted_by__username="plejeforaelder").exists()
+
+    # One current score per active foster placement, a believable spread, and alerts for the rises.
+    scorable = Placement.objects.filter(
+        municipality__in=munis, status=PlacementStatus.ACTIVE, foster_household__isnull=False
+    )
+    latest = RiskScore.objects.filter(municipality__in=munis, latest=True)
+    assert latest.count() == scorable.count()
+    levels = Counter(latest.values_list("level", flat=True))
+    assert set(levels) == {"green", "yellow", "red", "no_data"}
+    assert levels["green"] > levels["yellow"] > levels["red"] >= 2 and levels["no_data"] >= 2
+    assert latest.filter(level="red", trend_direction="rising").exists()
+    open_alerts = Alert.objects.filter(municipality__in=munis, status=AlertStatus.OPEN)
+    assert open_alerts.filter(level="red").exists()
+    for red in latest.filter(level="red"):
+        assert open_alerts.filter(placement=red.placement).exists()
+
+    # Goals for the Testrup siblings, with review dates that became milestones.
+    goals = Goal.objects.filter(placement__foster_household=testrup)
+    assert goals.count() >= 2 and goals.values("placement").distinct().count() == 2
+    assert Milestone.objects.filter(placement__foster_household=testrup, rule_code__icontains="goal").exists()
+    assert Milestone.objects.filter(municipality__in=munis).values("municipality").distinct().count() == 2
+
+    # Free text stays short, neutral and marked.
+    for text in checkins.exclude(free_text="").values_list("free_text", flat=True):
+        assert text.endswith("(demo)") and len(text) < 60
 
 
 def test_placements_needs_and_ages_are_consistent():

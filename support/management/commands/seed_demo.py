@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -30,10 +31,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, reset: bool, today: dt.date | None, **options) -> None:
         started = time.monotonic()
+        # Each recorded signal queues a re-scoring task (and each session series its invitations):
+        # several hundred "Enqueued" lines that would bury the summary. Warnings still show.
+        queue_log = logging.getLogger("django-q")
+        level = queue_log.level
+        queue_log.setLevel(max(level, logging.WARNING))
         try:
             result = demo.seed(today=today, reset=reset)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
+        finally:
+            queue_log.setLevel(level)
         elapsed = time.monotonic() - started
 
         if result.deleted:
@@ -51,6 +59,11 @@ class Command(BaseCommand):
                 )
             )
         self.stdout.write(", ".join(f"{n} {label}" for label, n in result.counts.items()) + ".")
+        if result.created:
+            self.stdout.write(
+                "The signals and session series queued background tasks (re-scoring, calendar invitations): "
+                "a running worker (`python manage.py qcluster`) works through them."
+            )
         self.stdout.write("")
         self.stdout.write(login_table(result.logins))
         if not result.created:
