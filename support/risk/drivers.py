@@ -11,13 +11,20 @@ Pure module: no Django imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from statistics import fmean
 
 from .config import DRIVER_CODES, Bands, RiskModelConfig, Text
 from .inputs import AbsenceMonth, PlacementInputs, SdqReport, age_on
+
+# Every driver takes `explain`: True (today's score) builds the evidence texts a person reads;
+# False (the re-scored history cycles of the trend) computes the same status and severity from
+# the same code and leaves the evidence empty. Only the texts differ, never the numbers
+# (tests/risk/test_fast_path.py compares the two on generated data).
 
 KNOWN = "known"
 UNKNOWN = "unknown"
@@ -78,6 +85,24 @@ def _within(on: date, day: date, days: int) -> bool:
     return day - timedelta(days=days) <= on <= day
 
 
+_on = attrgetter("on")
+
+
+def _count_within(days: Sequence[date], day: date, window: int) -> int:
+    """How many of the sorted `days` satisfy `_within(d, day, window)`."""
+    return bisect_right(days, day) - bisect_left(days, day - timedelta(days=window))
+
+
+def between(records: Sequence, since: date, day: date) -> Sequence:
+    """The records dated in [since, day], in their order; `records` must be sorted by `.on`.
+
+    PlacementInputs keeps every sequence sorted by date, so a binary search replaces a scan of
+    the whole history on each of the trend's cycles. Same records, same order, as
+    `[r for r in records if since <= r.on <= day]`.
+    """
+    return records[bisect_left(records, since, key=_on):bisect_right(records, day, key=_on)]
+
+
 def latest_sdq(inputs: PlacementInputs, informant: str, day: date, config: RiskModelConfig, *, with_impact: bool = False) -> SdqReport | None:
     """The newest fresh SDQ from one informant (reports are sorted by date)."""
     since = day - timedelta(days=staleness_days(config.data.sdq_cadence_days, config))
@@ -108,7 +133,7 @@ def absence_quarter(inputs: PlacementInputs, day: date, config: RiskModelConfig,
 # --- The drivers -------------------------------------------------------------------------------
 
 
-def behaviour(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> DriverReading:
+def behaviour(inputs: PlacementInputs, *, day: date, config: RiskModelConfig, explain: bool = True) -> DriverReading:
     """D1: the child's behaviour and emotional difficulties (SDQ carer/teacher, PDR-style count)."""
     tables = config.tables
     window = staleness_days(config.data.checkin_cadence_days, config)
@@ -116,11 +141,13 @@ def behaviour(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) ->
     evidence: list[Text] = []
 
     since = day - timedelta(days=window)
-    counted = [c for c in inputs.checkins if since <= c.on <= day and c.problem_behaviours is not None]
+    recent = between(inputs.checkins, since, day)
+    counted = [c for c in recent if c.problem_behaviours is not None]
     if counted:
-        mean = fmean(c.problem_behaviours for c in counted)  # type: ignore[misc]
+        mean = fmean([c.problem_behaviours for c in counted])  # type: ignore[misc]
         s = band_value(tables.behaviour_count, mean)
         severities.append(s)
+    if counted and explain:
         (m_en, m_da), (s_en, s_da) = _num(mean), _sev(s)
         evidence.append(_text(
             f"Problem behaviours: mean {m_en} a day over {len(counted)} check-in(s) in the last {window} days -> {s_en}",
@@ -132,13 +159,17 @@ def behaviour(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) ->
             continue
         s = band_value(table, report.total)
         severities.append(s)
+        if not explain:
+            continue
         s_en, s_da = _sev(s)
         label = _INFORMANT[informant]
         evidence.append(_text(
             f"{label.en} total {report.total} on {report.on.isoformat()} -> {s_en}",
             f"{label.da}-total {report.total} den {report.on.isoformat()} -> {s_da}",
         ))
-    conflicts = [c.conflicts for c in inputs.checkins if since <= c.on <= day and c.conflicts is not None]
+    if not explain:
+        return _reading("behaviour", severities)
+    conflicts = [c.conflicts for c in recent if c.conflicts is not None]
     if conflicts:
         evidence.append(_text(
             f"Also reported, not scored: {sum(conflicts)} conflict(s) at home in the last {window} days",
@@ -153,7 +184,7 @@ def behaviour(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) ->
     return DriverReading("behaviour", KNOWN, max(severities), tuple(evidence))
 
 
-def carer_strain(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> DriverReading:
+def carer_strain(inputs: PlacementInputs, *, day: date, config: RiskModelConfig, explain: bool = True) -> DriverReading:
     """D2: foster-carer strain (check-in stress 0-10 standing in for PSS-10; SDQ impact)."""
     tables = config.tables
     window = staleness_days(config.data.checkin_cadence_days, config)
@@ -161,13 +192,14 @@ def carer_strain(inputs: PlacementInputs, *, day: date, config: RiskModelConfig)
     evidence: list[Text] = []
 
     since = day - timedelta(days=window)
-    recent = [c for c in inputs.checkins if since <= c.on <= day]
+    recent = between(inputs.checkins, since, day)
     if recent:
         # The mean over two weeks, like the PDR: one bad evening should move the pulse, not own it;
         # an acute crisis reaches red through "help now" instead.
-        mean = fmean(c.stress for c in recent)
+        mean = fmean([c.stress for c in recent])
         s = band_value(tables.carer_stress, mean)
         severities.append(s)
+    if recent and explain:
         (m_en, m_da), (s_en, s_da) = _num(mean), _sev(s)
         evidence.append(_text(
             f"Carer stress: mean {m_en}/10 over {len(recent)} check-in(s) in the last {window} days -> {s_en}",
@@ -184,7 +216,10 @@ def carer_strain(inputs: PlacementInputs, *, day: date, config: RiskModelConfig)
     if report is not None:
         s = band_value(tables.sdq_impact_parent, report.impact)  # type: ignore[arg-type]
         severities.append(s)
-        s_en, s_da = _sev(s)
+    if not explain:
+        return _reading("carer_strain", severities)
+    if report is not None:
+        s_en, s_da = _sev(severities[-1])
         evidence.append(_text(
             f"Carer SDQ impact {report.impact} on {report.on.isoformat()} -> {s_en}",
             f"Plejeforælders SDQ-belastningsscore {report.impact} den {report.on.isoformat()} -> {s_da}",
@@ -197,27 +232,33 @@ def carer_strain(inputs: PlacementInputs, *, day: date, config: RiskModelConfig)
     return DriverReading("carer_strain", KNOWN, max(severities), tuple(evidence))
 
 
-def school(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> DriverReading:
+def school(inputs: PlacementInputs, *, day: date, config: RiskModelConfig, explain: bool = True) -> DriverReading:
     """D3: school absence over the rolling quarter (all absence; unlawful absence sets a floor)."""
     if not inputs.attends_school:
-        return DriverReading("school", NOT_APPLICABLE, None, (_text(
+        return DriverReading("school", NOT_APPLICABLE, None, () if not explain else (_text(
             "Not in school: this driver does not apply", "Går ikke i skole: driveren indgår ikke"),))
     tables = config.tables
     months = absence_quarter(inputs, day, config)
     stale_before = _month_index(day) - config.data.absence_cadence_months * config.data.staleness_factor
     if not months or _month_index(months[-1].month) < stale_before:
+        if not explain:
+            return _reading("school", ())
         return _unknown("school", _text(
             "No school absence reported for the last complete months",
             "Intet skolefravær indberettet for de seneste hele måneder",
         ))
-    total = fmean(m.total_pct for m in months)
-    unlawful = fmean(m.unlawful_pct for m in months)
+    total = fmean([m.total_pct for m in months])
+    unlawful = fmean([m.unlawful_pct for m in months])
     s = band_value(tables.absence_total, total)
     floor_note = ("", "")
     if unlawful >= tables.unlawful_absence_floor_from and s < tables.unlawful_absence_floor_s:
         s = tables.unlawful_absence_floor_s
+        if not explain:
+            return _reading("school", (s,))
         floor_note = (" (raised: unlawful absence at the school's warning level)",
                       " (hævet: ulovligt fravær på skolens advarselsniveau)")
+    if not explain:
+        return _reading("school", (s,))
     span = f"{months[0].month:%Y-%m}..{months[-1].month:%Y-%m}"
     (t_en, t_da), (u_en, u_da), (s_en, s_da) = _num(total), _num(unlawful), _sev(s)
     return DriverReading("school", KNOWN, s, (_text(
@@ -226,11 +267,13 @@ def school(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> Dr
     ),))
 
 
-def commitment(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> DriverReading:
+def commitment(inputs: PlacementInputs, *, day: date, config: RiskModelConfig, explain: bool = True) -> DriverReading:
     """D4: the carers' confidence that they can continue for six months (lower is worse)."""
     window = staleness_days(config.data.checkin_cadence_days, config)
     since = day - timedelta(days=window)
-    answers = [c.commitment for c in inputs.checkins if since <= c.on <= day and c.commitment is not None]
+    answers = [c.commitment for c in between(inputs.checkins, since, day) if c.commitment is not None]
+    if not answers and not explain:
+        return _reading("commitment", ())
     if not answers:
         return _unknown("commitment", _text(
             f"No commitment answer in the last {window} days",
@@ -238,6 +281,8 @@ def commitment(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -
         ))
     mean = fmean(answers)
     s = 1.0 if mean <= config.tables.commitment_full_at_or_below else (10 - mean) / 10
+    if not explain:
+        return _reading("commitment", (s,))
     (m_en, m_da), (s_en, s_da) = _num(mean), _sev(s)
     return DriverReading("commitment", KNOWN, s, (_text(
         f"Carer commitment: mean {m_en}/10 over {len(answers)} check-in(s) -> {s_en}",
@@ -245,23 +290,24 @@ def commitment(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -
     ),))
 
 
-def child_view(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> DriverReading:
+def child_view(inputs: PlacementInputs, *, day: date, config: RiskModelConfig, explain: bool = True) -> DriverReading:
     """D5: the child's own view: well-being 1-5 and, from 11, the self-report SDQ."""
     min_age = config.data.child_view_min_age
     if age_on(inputs.birth_date, day) < min_age:
-        return DriverReading("child_view", NOT_APPLICABLE, None, (_text(
+        return DriverReading("child_view", NOT_APPLICABLE, None, () if not explain else (_text(
             f"Child younger than {min_age}: this driver does not apply",
             f"Barnet er under {min_age} år: driveren indgår ikke"),))
     window = staleness_days(config.data.child_view_cadence_days, config)
     severities: list[float] = []
     evidence: list[Text] = []
     since = day - timedelta(days=window)
-    views = [v for v in inputs.child_views if since <= v.on <= day]
+    views = between(inputs.child_views, since, day)
     if views:
         # The child's latest answer, not a mean: children answer rarely and each answer is theirs.
         latest = views[-1]
         s = (5 - latest.wellbeing) / 4
         severities.append(s)
+    if views and explain:
         s_en, s_da = _sev(s)
         evidence.append(_text(
             f"Child's own well-being {latest.wellbeing}/5 on {latest.on.isoformat()} -> {s_en}",
@@ -271,7 +317,10 @@ def child_view(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -
     if report is not None:
         s = band_value(config.tables.sdq_self, report.total)
         severities.append(s)
-        s_en, s_da = _sev(s)
+    if not explain:
+        return _reading("child_view", severities)
+    if report is not None:
+        s_en, s_da = _sev(severities[-1])
         evidence.append(_text(
             f"Child's own SDQ total {report.total} on {report.on.isoformat()} -> {s_en}",
             f"Barnets egen SDQ-total {report.total} den {report.on.isoformat()} -> {s_da}",
@@ -298,7 +347,8 @@ def system_stressors(inputs: PlacementInputs, *, day: date, config: RiskModelCon
     """The codes of the system and relational stressors present on `day` (research D6)."""
     sig, cfg = inputs.system, config.system
     found: list[str] = []
-    if any(_within(d, day, cfg.consultant_change_window_days) for d in sig.consultant_changes):
+    # Both date tuples are sorted (SystemSignals), so a binary search counts those in the window.
+    if _count_within(sig.consultant_changes, day, cfg.consultant_change_window_days):
         found.append("consultant_change")
     if _any_open(sig.birth_family_conflicts, day):
         found.append("birth_family_conflict")
@@ -306,7 +356,7 @@ def system_stressors(inputs: PlacementInputs, *, day: date, config: RiskModelCon
         found.append("supervision_overdue")
     if _any_open(sig.fee_renegotiations, day):
         found.append("fee_renegotiation")
-    missed = sum(1 for d in sig.missed_sessions if _within(d, day, cfg.missed_sessions_window_days))
+    missed = _count_within(sig.missed_sessions, day, cfg.missed_sessions_window_days)
     if cfg.missed_sessions_min and missed >= cfg.missed_sessions_min:
         found.append("missed_sessions")
     waited_since = day - timedelta(days=cfg.unmet_need_wait_days)
@@ -315,10 +365,12 @@ def system_stressors(inputs: PlacementInputs, *, day: date, config: RiskModelCon
     return tuple(found)
 
 
-def system(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> DriverReading:
+def system(inputs: PlacementInputs, *, day: date, config: RiskModelConfig, explain: bool = True) -> DriverReading:
     """D6: stressors around the placement. Recorded by the system itself, so always known."""
     found = system_stressors(inputs, day=day, config=config)
     s = band_value(config.tables.system_stressors, len(found))
+    if not explain:
+        return DriverReading("system", KNOWN, s, ())
     s_en, s_da = _sev(s)
     if not found:
         return DriverReading("system", KNOWN, s, (_text("No open system stressors -> 0.00", "Ingen åbne belastninger -> 0,00"),))
@@ -340,9 +392,10 @@ DRIVER_FUNCTIONS = {
 assert tuple(DRIVER_FUNCTIONS) == DRIVER_CODES
 
 
-def read_drivers(inputs: PlacementInputs, *, day: date, config: RiskModelConfig) -> tuple[DriverReading, ...]:
-    """All six drivers on `day`, in the published order."""
-    return tuple(DRIVER_FUNCTIONS[code](inputs, day=day, config=config) for code in DRIVER_CODES)
+def read_drivers(inputs: PlacementInputs, *, day: date, config: RiskModelConfig,
+                 explain: bool = True) -> tuple[DriverReading, ...]:
+    """All six drivers on `day`, in the published order; `explain=False` leaves out the evidence."""
+    return tuple(DRIVER_FUNCTIONS[code](inputs, day=day, config=config, explain=explain) for code in DRIVER_CODES)
 
 
 def _any_open(periods: Iterable, day: date) -> bool:
@@ -351,3 +404,10 @@ def _any_open(periods: Iterable, day: date) -> bool:
 
 def _unknown(code: str, why: Text, evidence: Iterable[Text] = ()) -> DriverReading:
     return DriverReading(code, UNKNOWN, None, (why, *evidence))
+
+
+def _reading(code: str, severities: Sequence[float]) -> DriverReading:
+    """Without evidence: known at the largest severity, or unknown when there is none."""
+    if not severities:
+        return DriverReading(code, UNKNOWN, None, ())
+    return DriverReading(code, KNOWN, max(severities), ())

@@ -24,9 +24,10 @@ class RiskInputError(ValueError):
     """An input outside its documented range. Bad data should fail loudly, not score quietly."""
 
 
-def _require(ok: bool, message: str) -> None:
+def _require(ok: bool, message: str, *args: object) -> None:
+    """Raise with `message.format(*args)` unless `ok`; formatted only on failure (inputs are many)."""
     if not ok:
-        raise RiskInputError(message)
+        raise RiskInputError(message.format(*args))
 
 
 def _whole(value: object) -> bool:
@@ -56,16 +57,16 @@ class CheckIn:
     problem_behaviours: int | None = None  # PDR-style count for the last 24 hours
 
     def __post_init__(self) -> None:
-        _require(_whole(self.stress) and 0 <= self.stress <= 10, f"check-in {self.on}: stress must be 0-10")
-        _require(self.sleep is None or (_whole(self.sleep) and 1 <= self.sleep <= 5), f"check-in {self.on}: sleep must be 1-5")
-        _require(self.conflicts is None or (_whole(self.conflicts) and self.conflicts >= 0), f"check-in {self.on}: conflicts must be >= 0")
+        _require(_whole(self.stress) and 0 <= self.stress <= 10, "check-in {}: stress must be 0-10", self.on)
+        _require(self.sleep is None or (_whole(self.sleep) and 1 <= self.sleep <= 5), "check-in {}: sleep must be 1-5", self.on)
+        _require(self.conflicts is None or (_whole(self.conflicts) and self.conflicts >= 0), "check-in {}: conflicts must be >= 0", self.on)
         _require(
             self.commitment is None or (_whole(self.commitment) and 0 <= self.commitment <= 10),
-            f"check-in {self.on}: commitment must be 0-10",
+            "check-in {}: commitment must be 0-10", self.on,
         )
         _require(
             self.problem_behaviours is None or (_whole(self.problem_behaviours) and 0 <= self.problem_behaviours <= 30),
-            f"check-in {self.on}: problem_behaviours must be 0-30 (the checklist has 30 items)",
+            "check-in {}: problem_behaviours must be 0-30 (the checklist has 30 items)", self.on,
         )
 
 
@@ -83,10 +84,10 @@ class SdqReport:
     impact: int | None = None  # parent and self 0..10, teacher 0..6
 
     def __post_init__(self) -> None:
-        _require(self.informant in SDQ_INFORMANTS, f"SDQ {self.on}: informant must be one of {SDQ_INFORMANTS}")
-        _require(_whole(self.total) and 0 <= self.total <= 40, f"SDQ {self.on}: total must be 0-40")
+        _require(self.informant in SDQ_INFORMANTS, "SDQ {}: informant must be one of {}", self.on, SDQ_INFORMANTS)
+        _require(_whole(self.total) and 0 <= self.total <= 40, "SDQ {}: total must be 0-40", self.on)
         top = 6 if self.informant == "teacher" else 10
-        _require(self.impact is None or (_whole(self.impact) and 0 <= self.impact <= top), f"SDQ {self.on}: impact must be 0-{top}")
+        _require(self.impact is None or (_whole(self.impact) and 0 <= self.impact <= top), "SDQ {}: impact must be 0-{}", self.on, top)
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,9 @@ class AbsenceMonth:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "month", self.month.replace(day=1))
-        _require(_in_range(self.total_pct, 0, 100), f"absence {self.month:%Y-%m}: total_pct must be 0-100")
-        _require(_in_range(self.unlawful_pct, 0, 100), f"absence {self.month:%Y-%m}: unlawful_pct must be 0-100")
-        _require(self.unlawful_pct <= self.total_pct, f"absence {self.month:%Y-%m}: unlawful absence cannot exceed total")
+        _require(_in_range(self.total_pct, 0, 100), "absence {:%Y-%m}: total_pct must be 0-100", self.month)
+        _require(_in_range(self.unlawful_pct, 0, 100), "absence {:%Y-%m}: unlawful_pct must be 0-100", self.month)
+        _require(self.unlawful_pct <= self.total_pct, "absence {:%Y-%m}: unlawful absence cannot exceed total", self.month)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class Incident:
     kind: str  # one of config.INCIDENT_KINDS
 
     def __post_init__(self) -> None:
-        _require(self.kind in INCIDENT_KINDS, f"incident {self.on}: kind must be one of {INCIDENT_KINDS}")
+        _require(self.kind in INCIDENT_KINDS, "incident {}: kind must be one of {}", self.on, INCIDENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class ChildView:
     wellbeing: int
 
     def __post_init__(self) -> None:
-        _require(_whole(self.wellbeing) and 1 <= self.wellbeing <= 5, f"child view {self.on}: wellbeing must be 1-5")
+        _require(_whole(self.wellbeing) and 1 <= self.wellbeing <= 5, "child view {}: wellbeing must be 1-5", self.on)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Period:
     end: date | None = None
 
     def __post_init__(self) -> None:
-        _require(self.end is None or self.end >= self.start, f"period starting {self.start}: end before start")
+        _require(self.end is None or self.end >= self.start, "period starting {}: end before start", self.start)
 
     def open_on(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
@@ -175,7 +176,7 @@ class Baseline:
     def __post_init__(self) -> None:
         for name in ("prior_placements", "prior_breakdowns", "other_foster_children"):
             value = getattr(self, name)
-            _require(_whole(value) and value >= 0, f"baseline.{name} must be a whole number >= 0")
+            _require(_whole(value) and value >= 0, "baseline.{} must be a whole number >= 0", name)
 
 
 @dataclass(frozen=True)

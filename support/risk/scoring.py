@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from .config import (
     BASELINE_LABELS,
     DEFAULT_CONFIG,
+    DRIVER_CODES,
     DRIVER_LABELS,
     INCIDENT_LABELS,
     RiskModelConfig,
@@ -152,13 +153,14 @@ def score_placement(inputs: PlacementInputs, *, config: RiskModelConfig = DEFAUL
     thresholds = _effective_thresholds(config, high_baseline)
 
     # Re-score earlier cycles from the same inputs: the trend, the persistence rule and the jump
-    # rule then use this version's weights throughout, and need no stored history.
+    # rule then use this version's weights throughout, and need no stored history. Only today's
+    # readings are shown, so only they carry evidence texts; earlier cycles need s and status.
     cycles: list[tuple[date, tuple[DriverReading, ...], float | None, float]] = []
     for k in range(config.trend.history_cycles):
         day = today - timedelta(days=k * config.trend.cycle_days)
         if day < inputs.placement_start:
             break
-        readings = read_drivers(inputs, day=day, config=config)
+        readings = read_drivers(inputs, day=day, config=config, explain=k == 0)
         r, coverage = _index(readings, config)
         cycles.append((day, readings, r, coverage))
     _, readings, r, coverage = cycles[0]
@@ -364,16 +366,28 @@ def acute_events(inputs: PlacementInputs, *, today: date, config: RiskModelConfi
 
 def _index(readings: tuple[DriverReading, ...], config: RiskModelConfig) -> tuple[float | None, float]:
     """R renormalised over the known drivers, and the known share of the applicable weight."""
+    weight = _weights(config)
     applicable = [d for d in readings if d.status != NOT_APPLICABLE]
     known = [d for d in applicable if d.status == KNOWN]
-    w_applicable = sum(config.weights.of(d.code) for d in applicable)
-    w_known = sum(config.weights.of(d.code) for d in known)
+    w_applicable = sum([weight[d.code] for d in applicable])
+    w_known = sum([weight[d.code] for d in known])
     coverage = w_known / w_applicable if w_applicable else 0.0
     if w_known == 0:
         return None, coverage
     # Rounded before any threshold is applied, so what a person sees is what was compared.
-    r = round(100 * sum(config.weights.of(d.code) * d.s for d in known) / w_known, 1)  # type: ignore[operator]
+    r = round(100 * sum([weight[d.code] * d.s for d in known]) / w_known, 1)  # type: ignore[operator]
     return r, coverage
+
+
+_WEIGHTS: dict[int, tuple[RiskModelConfig, dict[str, float]]] = {}
+
+
+def _weights(config: RiskModelConfig) -> dict[str, float]:
+    """`config.weights.of(code)` for every driver, looked up once per configuration (it is frozen)."""
+    cached = _WEIGHTS.get(id(config))
+    if cached is None or cached[0] is not config:
+        cached = _WEIGHTS[id(config)] = (config, {code: config.weights.of(code) for code in DRIVER_CODES})
+    return cached[1]
 
 
 def _driver_scores(readings: tuple[DriverReading, ...], config: RiskModelConfig) -> tuple[DriverScore, ...]:

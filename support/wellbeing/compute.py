@@ -84,10 +84,13 @@ def build_inputs(raw: RawPlacement) -> PlacementInputs:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool})
 
 
 def plain(value: Any) -> Any:
     """Dataclasses, tuples and dates as JSON-ready data (faster than dataclasses.asdict)."""
+    if value is None or type(value) in _SCALARS:  # most leaves: returned as they are, at once
+        return value
     if isinstance(value, tuple | list):
         return [plain(v) for v in value]
     if isinstance(value, dt.date):

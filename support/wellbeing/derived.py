@@ -4,18 +4,25 @@ Every `fetch_*` function is one query for any number of placements; every other 
 pure and works on what was fetched. The loader (support.wellbeing.loading) calls them per
 chunk of placements, so the number of queries never depends on the number of placements.
 
-Missed or cancelled sessions (`missed_session_dates`) is the one input that will change source:
-there are no stored session occurrences yet (the scheduler is being built). Until there are,
-it is derived from what exists:
+Missed or cancelled sessions and respite days come from the scheduler's materialised sessions
+(`scheduler.models.SessionOccurrence`) for every need the scheduler plans, that is every need with
+a confirmed (active or ended) series:
 
-  * sessions of assigned support needs (their start date and weekly cadence) that fall inside
-    an absence of the provider (ProviderAbsence: vacation, illness, course) were cancelled;
-  * the foster family's weekly check-in says how many planned sessions did not take place.
+  * cancelled: an occurrence cancelled (any reason), or skipped when it was planned because the
+    provider was absent (reason "absence: ..."), dated by the local day it was meant to happen.
+    Holiday, clash and "full" skips are not counted: those sessions were never owed on that day;
+  * respite: every local day covered by a held (scheduled or moved) occurrence of a confirmed
+    respite series, up to the day scored.
 
-Per placement and ISO week the larger of the two counts is used, so one cancelled session that
-the family also reports is counted once. When session occurrences exist, replace the body of
-`missed_session_dates` (and `_respite_session_dates`) with a query for occurrences whose status
-is missed or cancelled (respite: held) and keep the signatures; nothing else needs to change.
+Needs without a confirmed series (recorded before the scheduler, or served outside it) keep the
+estimate from their weekly cadence: their sessions that fall inside an absence of the provider
+(ProviderAbsence) were cancelled, the others were held. Each need has one source, never both.
+The foster family's weekly check-in adds how many planned sessions did not take place (missed);
+per placement and ISO week the larger of the two counts is used, so one cancelled session that
+the family also reports is counted once.
+
+Each source is one query for all the placements of a chunk (`fetch_scheduled_need_ids`,
+`fetch_cancelled_occurrences`, `fetch_respite_occurrence_days`).
 """
 
 from __future__ import annotations
@@ -128,6 +135,75 @@ def fetch_reported_missed(placement_ids: Sequence[int], *, since: dt.date, until
     for placement_id, on, n in rows:
         out[placement_id].append((on, n))
     return out
+
+
+# The scheduler's series statuses for sessions that were agreed (proposed, declined and replaced
+# series never happened as such), and the skip reason the planner writes for a provider absence.
+CONFIRMED_SERIES = ("active", "ended")
+ABSENCE_SKIP = "absence:"
+
+
+def _local_bounds(since: dt.date, until: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start of `since`, start of the day after `until`) in the current (local) time zone."""
+    tz = timezone.get_current_timezone()
+    return (dt.datetime.combine(since, dt.time.min, tzinfo=tz),
+            dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+
+
+def fetch_scheduled_need_ids(placement_ids: Sequence[int]) -> set[int]:
+    """The placements' needs that have a confirmed series: their sessions come from the scheduler (one query)."""
+    from scheduler.models import SessionSeries
+
+    return set(
+        SessionSeries.objects.filter(need__placement_id__in=placement_ids, status__in=CONFIRMED_SERIES)
+        .values_list("need_id", flat=True).distinct()
+    )
+
+
+def fetch_cancelled_occurrences(placement_ids: Sequence[int], *, since: dt.date, until: dt.date) -> dict[int, list[dt.date]]:
+    """Local days of cancelled sessions (or skipped for a provider absence) in [since, until] (one query)."""
+    from scheduler.models import OccurrenceStatus, SessionOccurrence
+
+    start, end = _local_bounds(since, until)
+    rows = SessionOccurrence.objects.filter(
+        series__need__placement_id__in=placement_ids, series__status__in=CONFIRMED_SERIES,
+        original_start__gte=start, original_start__lt=end,
+    ).filter(
+        Q(status=OccurrenceStatus.CANCELLED) | Q(status=OccurrenceStatus.SKIPPED, reason__startswith=ABSENCE_SKIP)
+    ).order_by().values_list("series__need__placement_id", "original_start")
+    out: dict[int, list[dt.date]] = defaultdict(list)
+    for placement_id, original_start in rows:
+        out[placement_id].append(timezone.localdate(original_start))
+    return out
+
+
+def fetch_respite_occurrence_days(placement_ids: Sequence[int], *, since: dt.date, until: dt.date) -> dict[int, list[dt.date]]:
+    """Local days in [since, until] covered by held respite sessions of confirmed series (one query)."""
+    from scheduler.models import BOOKED_STATUSES, SeriesKind, SessionOccurrence
+
+    start, end = _local_bounds(since, until)
+    rows = SessionOccurrence.objects.filter(
+        series__need__placement_id__in=placement_ids, series__kind=SeriesKind.RESPITE,
+        series__status__in=CONFIRMED_SERIES, status__in=BOOKED_STATUSES, start__lt=end, end__gt=start,
+    ).order_by().values_list("series__need__placement_id", "start", "end")
+    out: dict[int, set[dt.date]] = defaultdict(set)
+    for placement_id, first, last in rows:
+        # An occurrence ending at midnight does not cover the day it ends on.
+        day = max(since, timezone.localdate(first))
+        stop = min(until, timezone.localdate(last - dt.timedelta(microseconds=1)))
+        while day <= stop:
+            out[placement_id].add(day)
+            day += dt.timedelta(days=1)
+    return {pid: sorted(days) for pid, days in out.items()}
+
+
+def merge_dates(*sources: dict[int, list[dt.date]]) -> dict[int, list[dt.date]]:
+    """Per placement, the dates of all sources together, sorted (duplicates kept)."""
+    out: dict[int, list[dt.date]] = defaultdict(list)
+    for source in sources:
+        for pid, days in source.items():
+            out[pid].extend(days)
+    return {pid: sorted(days) for pid, days in out.items()}
 
 
 def fetch_consultant_changes(placement_ids: Sequence[int], *, since: dt.date) -> dict[int, list[dt.date]]:
@@ -292,23 +368,27 @@ def combine_missed(derived: dict[int, list[dt.date]], reported: dict[int, list[t
 
 
 def missed_session_dates(placement_ids: Sequence[int], *, since: dt.date, until: dt.date) -> dict[int, list[dt.date]]:
-    """Days with a missed or cancelled support session, per placement (three queries).
+    """Days with a missed or cancelled support session, per placement (five queries).
 
-    THE CONNECTION POINT for session occurrences: see the module docstring.
+    Cancelled sessions come from the scheduler's occurrences for the needs it plans and from the
+    cadence estimate for the others (module docstring); missed ones from the family's check-ins.
     """
     needs = fetch_needs(placement_ids)
-    absences = fetch_provider_absences({n.provider_id for n in needs if n.provider_id}, since=since, until=until)
+    scheduled = fetch_scheduled_need_ids(placement_ids)
+    estimated = [n for n in needs if n.id not in scheduled]
+    absences = fetch_provider_absences({n.provider_id for n in estimated if n.provider_id}, since=since, until=until)
     return combine_missed(
-        cancelled_by_absence(needs, absences, since=since, until=until),
+        merge_dates(cancelled_by_absence(estimated, absences, since=since, until=until),
+                    fetch_cancelled_occurrences(placement_ids, since=since, until=until)),
         fetch_reported_missed(placement_ids, since=since, until=until),
     )
 
 
 def respite_days(needs: Iterable[NeedRow], absences: dict[int, list[tuple[dt.date, dt.date]]], *,
                  since: dt.date, until: dt.date) -> dict[int, list[dt.date]]:
-    """Days the foster family had respite: sessions of served respite needs, minus provider absences.
-
-    Connect to held respite sessions when session occurrences exist (module docstring).
+    """Days the foster family had respite, estimated from the cadence of served respite needs, minus
+    provider absences. For needs without a confirmed series only (module docstring): the caller
+    leaves the scheduled needs out and adds `fetch_respite_occurrence_days`.
     """
     out: dict[int, list[dt.date]] = defaultdict(list)
     for need in needs:

@@ -2,7 +2,8 @@
 
 `load_placements(ids, today=..., config=...)` runs one query per kind of record for the whole
 list (placements, earlier placements, check-ins, SDQs, absence, incidents, the child's views,
-stressors, needs, provider absences, consultant changes, supervision overdue, loads), never one
+stressors, needs, the scheduler's series and its cancelled and respite occurrences, provider
+absences, consultant changes, supervision overdue, loads), never one
 per placement, and groups the rows per placement as plain tuples (`compute.RawPlacement`); the
 core's validated inputs are built from them by `compute.build_inputs`, in the scoring processes
 when there are several. Callers pass chunks (support.wellbeing.scoring uses 2,000), so memory
@@ -189,11 +190,20 @@ def load_placements(placement_ids: Sequence[int], *, today: dt.date, config: Ris
 
     needs = derived.fetch_needs(ids)
     provider_ids = {n.provider_id for n in needs if n.provider_id}
-    absences = derived.fetch_provider_absences(provider_ids, since=min(w.missed_sessions, w.respite), until=today)
-    missed = derived.combine_missed(
-        derived.cancelled_by_absence(needs, absences, since=w.missed_sessions, until=today), reported_missed
+    # Sessions of needs the scheduler plans come from its occurrences; the others are estimated
+    # from their cadence and the providers' absences (derived's docstring). One source per need.
+    scheduled = derived.fetch_scheduled_need_ids(ids)
+    estimated = [n for n in needs if n.id not in scheduled]
+    absences = derived.fetch_provider_absences({n.provider_id for n in estimated if n.provider_id},
+                                               since=min(w.missed_sessions, w.respite), until=today)
+    missed = derived.combine_missed(derived.merge_dates(
+        derived.cancelled_by_absence(estimated, absences, since=w.missed_sessions, until=today),
+        derived.fetch_cancelled_occurrences(ids, since=w.missed_sessions, until=today),
+    ), reported_missed)
+    respite = derived.merge_dates(
+        derived.respite_days(estimated, absences, since=w.respite, until=today),
+        derived.fetch_respite_occurrence_days(ids, since=w.respite, until=today),
     )
-    respite = derived.respite_days(needs, absences, since=w.respite, until=today)
     waiting = derived.waiting_needs(needs)
     needs_by_placement = defaultdict(list)
     for need in needs:

@@ -181,5 +181,5 @@ def test_recomputation_uses_the_same_number_of_queries_for_5_and_50_placements(w
     again_few, _ = _count(few)
     again_many, _ = _count(many)
     assert again_few == again_many
-    assert again_few <= 25, again_few
+    assert again_few <= 28, again_few  # incl. the scheduler's series, cancelled and respite occurrences
     assert RiskScore.objects.filter(latest=True).count() == 55
