@@ -100,3 +100,17 @@ def test_help_now_reaches_the_consultant(signed_in):
     consultant.locator("#alert").wait_for()
     assert consultant.locator("#recommendations, #alert-reasons").count() >= 1
     screenshot(consultant, "alert-detail-help-now")
+
+
+def test_team_lead_reads_the_capacity_dashboard_and_downloads_the_csv(signed_in):
+    page = signed_in("teamleder")
+    page.goto("/workspace/capacity/")
+    for heading in ("#heatmap-heading", "#near-heading", "#ledger-heading", "#waiting-heading", "#risk-heading"):
+        assert page.locator(heading).is_visible(), heading
+    screenshot(page, "capacity-dashboard")
+    with page.expect_download() as download:
+        page.locator("a[href*='export.csv']").click()
+    text = open(download.value.path(), encoding="utf-8-sig").read()
+    assert text.splitlines()[0].startswith("section,"), text[:200]
+    # Carers' signals are for consultants only: the team lead's navigation has no alerts inbox.
+    assert page.locator("nav a[href='/alerts/']").count() == 0
