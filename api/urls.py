@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from api import views, views_matching, views_sessions
+from api import views, views_calendars, views_matching, views_sessions
 from api import views_wellbeing as wellbeing
 
 app_name = "api"
@@ -32,6 +32,9 @@ router.register("support-needs", views.SupportNeedViewSet, basename="support-nee
 router.register("audit-log", views.AuditEntryViewSet, basename="audit-entry")
 router.register("matching-runs", views_matching.MatchingRunViewSet, basename="matching-run")
 router.register("proposals", views_matching.ProposalViewSet, basename="proposal")
+router.register("calendar-feeds", views_calendars.FeedViewSet, basename="calendar-feed")
+router.register("calendar-deliveries", views_calendars.DeliveryViewSet, basename="calendar-delivery")
+router.register("caldav-connections", views_calendars.CalDavConnectionViewSet, basename="caldav-connection")
 router.register("session-series", views_sessions.SessionSeriesViewSet, basename="session-series")
 router.register("session-occurrences", views_sessions.SessionOccurrenceViewSet, basename="session-occurrence")
 router.register("session-changes", views_sessions.SeriesChangeViewSet, basename="session-change")

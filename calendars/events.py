@@ -162,16 +162,17 @@ def meeting_event(meeting: Meeting, *, language: str, detailed: bool = False, st
 
 
 def milestone_event(item, *, language: str) -> ical.SingleEvent:
-    """A deadline from ``support.wellbeing.milestones.upcoming_milestones_for``, as an all-day event.
+    """A deadline (``calendars.milestones.MilestoneItem``) as an all-day event.
 
-    Its title is built by the wellbeing code and never holds the child's name.
+    Its title is the rule's kind of deadline and never holds the child's name; SEQUENCE and
+    LAST-MODIFIED follow the milestone's last change (see calendars.milestones).
     """
-    stamp = dt.datetime.combine(item.date, dt.time(), tzinfo=dt.UTC)
     description, url = _description(language, item.uid)
     return ical.SingleEvent(
-        uid=item.uid, sequence=0, tz=ZoneInfo(setting_zone()), start=item.date, end=item.date + dt.timedelta(days=1),
+        uid=item.uid, sequence=item.sequence, tz=ZoneInfo(setting_zone()), start=item.date,
+        end=item.date + dt.timedelta(days=1),
         text=ical.EventText(summary=f"{words(language)['deadline']}: {item.title}", description=description, url=url),
-        created=stamp, last_modified=stamp,
+        created=item.created, last_modified=item.last_modified,
     )
 
 

@@ -3,10 +3,11 @@
 Who sees what:
 
 * a **household** (foster or birth parents): the active and ended session series it receives or,
-  for a respite family, hosts; and the meetings it is invited to;
+  for a respite family, hosts; the meetings it is invited to; and (a foster family) its own
+  ledger milestones, what it is owed (``calendars.milestones``);
 * a **provider**: its session series and the meetings it is invited to;
 * a **consultant**: the meetings about their cases (and those they are invited to), and their
-  cases' milestones from ``support.wellbeing.milestones.upcoming_milestones_for``;
+  cases' milestones (``calendars.milestones``);
 * a **team**: the meetings about the cases of the team's consultants and team leads.
 
 Proposed series are left out until the consultant confirms them; declined and replaced ones
@@ -16,9 +17,9 @@ are gone. Events that ended more than ``CALENDAR_FEED_HISTORY_DAYS`` ago are lef
 ``calendars.publish.changed``, which bumps ``Feed.content_version`` of every feed that shows it, in
 the same transaction. The ETag is a hash of that version, the feed's own settings and today's date
 (a cancelled occurrence leaves the feed 30 days later, so the content also changes with the
-calendar day); consultant feeds add their milestones, which change outside the scheduler. So a
-conditional GET that matches is answered 304 from the feed row alone (one query; two for a
-consultant). What the hook does not see (a household renamed, a provider's new address) reaches
+calendar day); consultant and household feeds add their milestones, which change outside the
+scheduler (a household's as subqueries of the token lookup). So a conditional GET that matches is
+answered 304 from the feed row alone (one query; two for a consultant). What the hook does not see (a household renamed, a provider's new address) reaches
 clients with the next day's ETag. Rendering loads everything in a fixed number of queries,
 whatever the number of events (a test holds it to that).
 """
@@ -33,6 +34,7 @@ from django.db.models import Q, QuerySet
 from django.utils.http import http_date
 
 from calendars import events, ical
+from calendars import milestones as cal_milestones
 from calendars.conf import setting
 from calendars.models import Feed, FeedKind
 from scheduler.models import (
@@ -88,14 +90,27 @@ def meetings_for(feed: Feed, now: dt.datetime) -> QuerySet[Meeting]:
     return Meeting.objects.filter(q, shown, end__gte=oldest)
 
 
-def milestones_for(feed: Feed, now: dt.datetime) -> list:
-    """Consultant feeds: their cases' upcoming deadlines (the wellbeing app decides which)."""
-    if feed.kind != FeedKind.CONSULTANT:
-        return []
-    from support.wellbeing.milestones import upcoming_milestones_for
+def local_today(now: dt.datetime) -> dt.date:
+    return now.astimezone(events.ZoneInfo(events.setting_zone())).date()
 
-    today = now.astimezone(events.ZoneInfo(events.setting_zone())).date()
-    return upcoming_milestones_for(feed.user, today=today)
+
+def milestones_for(feed: Feed, now: dt.datetime) -> list[cal_milestones.MilestoneItem]:
+    """Deadlines shown as all-day events: a consultant's cases', a foster family's own (calendars.milestones)."""
+    if feed.kind == FeedKind.CONSULTANT:
+        return cal_milestones.for_consultant(feed.user_id, today=local_today(now), language=feed.language)
+    if feed.kind == FeedKind.HOUSEHOLD:
+        return cal_milestones.for_household(feed.household_id, today=local_today(now), language=feed.language)
+    return []
+
+
+def household_milestone_state(feed: Feed, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """(how many, newest change) of a household feed's milestones: from the annotations of the view's
+    lookup (calendars.milestones.household_fingerprint) when present, else one query."""
+    if hasattr(feed, "milestones_shown"):
+        return feed.milestones_shown, feed.milestones_changed_at
+    row = Feed.objects.filter(pk=feed.pk).annotate(**cal_milestones.household_fingerprint(local_today(now))).values_list(
+        "milestones_shown", "milestones_changed_at").first()
+    return row if row is not None else (0, None)
 
 
 # --- Validators ------------------------------------------------------------------------------------------------
@@ -124,7 +139,14 @@ def validators(feed: Feed, now: dt.datetime, *, milestones: list | None = None) 
         newest.append(feed.content_changed_at)
     if feed.kind == FeedKind.CONSULTANT:
         items = milestones if milestones is not None else milestones_for(feed, now)
-        parts.append(hashlib.sha256(repr([(i.uid, i.title, i.date) for i in items]).encode()).hexdigest())
+        parts.append(hashlib.sha256(repr([(i.uid, i.title, i.date, i.sequence) for i in items]).encode()).hexdigest())
+        newest += [i.last_modified for i in items]
+    elif feed.kind == FeedKind.HOUSEHOLD:
+        # Milestones change outside the scheduler hook: their count and newest change name them.
+        count, changed_at = household_milestone_state(feed, now)
+        parts += [count, changed_at.isoformat() if changed_at else ""]
+        if changed_at is not None:
+            newest.append(changed_at)
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
     return Validators(etag=digest, last_modified=max(newest).replace(microsecond=0))
 
@@ -206,7 +228,7 @@ def render(feed: Feed, now: dt.datetime, *, milestones: list | None = None) -> b
     for meeting in meetings:
         event = events.meeting_event(meeting, language=language, detailed=detailed, staff=feed.kind in STAFF_FEEDS)
         components.append(ical.single_component(event, cancelled_prefix=events.words(language)["cancelled"]))
-    if feed.kind == FeedKind.CONSULTANT:
+    if feed.kind in (FeedKind.CONSULTANT, FeedKind.HOUSEHOLD):
         items = milestones if milestones is not None else milestones_for(feed, now)
         components += [ical.single_component(events.milestone_event(i, language=language)) for i in items]
     spec = ical.CalendarSpec(name=feed_name(feed), method="PUBLISH",

@@ -142,6 +142,21 @@ class ConnectionStatus(models.TextChoices):
     DISCONNECTED = "disconnected", _("Disconnected")
 
 
+class CalDavConnectionQuerySet(models.QuerySet):
+    def for_user(self, user) -> CalDavConnectionQuerySet:
+        """The provider's own users, staff of a municipality it serves, and global administrators.
+
+        Seeing a connection is seeing its URL, user name and delivery state; the app password is
+        never readable by anyone (``calendars.services.caldav``).
+        """
+        scope = scope_for(user)
+        if scope.is_global_admin:
+            return self
+        staff = scope.staff_municipality_ids | scope.admin_municipality_ids
+        served = Provider.objects.filter(municipalities__id__in=staff).values("pk")
+        return self.filter(Q(provider_id__in=scope.provider_ids) | Q(provider_id__in=served))
+
+
 class CalDavConnection(models.Model):
     """A provider's own CalDAV calendar; their sessions and meetings are PUT there as they change."""
 
@@ -157,6 +172,8 @@ class CalDavConnection(models.Model):
                                    related_name="+")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+
+    objects = CalDavConnectionQuerySet.as_manager()
 
     class Meta:
         verbose_name = "CalDAV connection"

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from calendars import access, feeds
+from calendars import milestones as cal_milestones
 from calendars.conf import setting
-from calendars.models import Feed
+from calendars.models import Feed, FeedKind
 
 NOT_FOUND_BODY = "Not found.\n"
 
@@ -87,11 +88,14 @@ def feed(request, token: str):
     found = None
     if access.plausible(token):
         # No joins: a 304 needs only this row; rendering fetches the subject when it names the calendar.
-        found = Feed.objects.live().filter(token_hash=access.hash_token(token)).first()
+        # Household feeds also bring their milestones' fingerprint, as subqueries (calendars.milestones).
+        found = (Feed.objects.live().filter(token_hash=access.hash_token(token))
+                 .annotate(**cal_milestones.household_fingerprint(feeds.local_today(now))).first())
     if found is None:
         access.record_miss(ip)
         return _not_found()
-    milestones = feeds.milestones_for(found, now)
+    # Consultant feeds hash their milestones for the ETag; a household's are read only to render.
+    milestones = feeds.milestones_for(found, now) if found.kind == FeedKind.CONSULTANT else None
     validators = feeds.validators(found, now, milestones=milestones)
     _record_fetch(found, request, ip, now)
     if _not_modified(request, validators):

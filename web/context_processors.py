@@ -19,6 +19,7 @@ def navigation(request) -> dict:
         items.append((reverse("web:matching"), _("Matching")))
         items.append((reverse("web:sessions"), _("Sessions")))
         items.append((reverse("web:capacity"), _("Capacity")))
+        items.append((reverse("web:calendars"), _("Calendars")))
     if scope.has_role(Role.ADMINISTRATOR):
         items.append((reverse("admin:index"), _("Administration")))
     # The current item is the one whose URL is the longest prefix of this page's path.

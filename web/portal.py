@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from scheduler.models import SessionOccurrence
 from support.models import NeedStatus, SupportNeed
+from web import calendar_links
 from web.wellbeing_pages import portal_context
 
 HORIZON = dt.timedelta(weeks=8)
@@ -42,4 +43,5 @@ def portal(request):
     )
     context = {"sessions": sessions, "support": support, "weeks": 8}
     context.update(portal_context(request.user, now=now))  # the well-being card (web/wellbeing_pages.py)
+    context.update(calendar_links.portal_context(request.user))  # "add to my calendar" (web/calendar_links.py)
     return render(request, "portal/index.html", context)

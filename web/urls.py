@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import capacity, placement_page, portal, sessions, views, wellbeing_pages
+from web import calendar_links, capacity, placement_page, portal, sessions, views, wellbeing_pages
 
 app_name = "web"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("workspace/", views.workspace, name="workspace"),
     path("portal/", portal.portal, name="portal"),
+    path("portal/calendar/", calendar_links.portal_calendar, name="portal-calendar"),
+    path("workspace/calendars/", calendar_links.staff_calendars, name="calendars"),
     path("workspace/matching/", views.matching_runs, name="matching"),
     path("workspace/matching/<int:run_id>/", views.matching_run, name="matching-run"),
     path("workspace/matching/<int:run_id>/progress/", views.matching_run_progress, name="matching-run-progress"),
@@ -23,9 +25,9 @@ urlpatterns += [
     )
     for action in ("accept", "reject", "override")
 ]
+urlpatterns += wellbeing_pages.urlpatterns + placement_page.urlpatterns
+urlpatterns += sessions.urlpatterns
 urlpatterns += [
     path("workspace/capacity/", capacity.capacity, name="capacity"),
     path("workspace/capacity/export.csv", capacity.capacity_csv, name="capacity-csv"),
 ]
-urlpatterns += wellbeing_pages.urlpatterns + placement_page.urlpatterns
-urlpatterns += sessions.urlpatterns
