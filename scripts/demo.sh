@@ -7,6 +7,7 @@ export DEBUG="${DEBUG:-1}"
 export LOG_FORMAT="${LOG_FORMAT:-plain}"
 PY=.venv/bin/python
 PORT="${DEMO_PORT:-8000}"
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"  # calendar links and alert emails point here
 
 $PY manage.py migrate --noinput
 $PY manage.py seed_demo

@@ -119,6 +119,7 @@ def demo_server() -> Iterator[DemoServer]:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "e2e-only-not-secret-" + "x" * 40,
         "LOG_FORMAT": "plain",
         "Q_WORKERS": "1",
+        "SITE_URL": f"http://127.0.0.1:{port}",  # calendar links and alert emails point here
     }
     server = DemoServer(url=f"http://127.0.0.1:{port}", env=env)
     processes: list[subprocess.Popen] = []

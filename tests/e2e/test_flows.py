@@ -6,6 +6,7 @@ Each test saves screenshots of the pages it visits under tests/e2e/screenshots/.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -110,7 +111,31 @@ def test_team_lead_reads_the_capacity_dashboard_and_downloads_the_csv(signed_in)
     screenshot(page, "capacity-dashboard")
     with page.expect_download() as download:
         page.locator("a[href*='export.csv']").click()
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("section,"), text[:200]
     # Carers' signals are for consultants only: the team lead's navigation has no alerts inbox.
     assert page.locator("nav a[href='/alerts/']").count() == 0
+
+
+def test_foster_parent_gets_a_calendar_link_that_a_calendar_app_can_read(signed_in):
+    page = signed_in("plejeforaelder", width=390, height=844)
+    page.goto("/portal/")
+    card = page.locator("#calendar")
+    create = card.locator("button[value=create]")
+    if create.count() == 0:  # a link exists already (an earlier run): make a new one, which shows it once
+        create = card.locator("button[value=rotate]")
+    with page.expect_navigation():
+        create.first.click()
+    https = page.locator("#calendar-https").input_value()
+    webcal = page.locator("#calendar-webcal").input_value()
+    assert https.startswith("http") and "/cal/" in https and webcal.startswith("webcal://")
+    assert page.locator(".calendar-qr svg").count() == 1
+    screenshot(page, "portal-calendar-link-phone")
+
+    feed = page.request.get(https)
+    assert feed.status == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    body = feed.text()
+    assert body.startswith("BEGIN:VCALENDAR") and "BEGIN:VEVENT" in body
+    # Calendar services read feeds: no child's name, ever (support/demo.py names them "Demo-barn ...").
+    assert "Demo-barn" not in body and "(demo)" not in body
