@@ -8,6 +8,7 @@ COPY scheduler ./scheduler
 COPY api ./api
 RUN pip install --no-cache-dir .
 COPY . .
-RUN DEBUG=1 SECRET_KEY=build-only python manage.py collectstatic --noinput
+# With DEBUG off, as the containers run: the manifest storage (hashed names) that they serve from.
+RUN DEBUG=0 SECRET_KEY=build-only FIELD_ENCRYPTION_KEYS=$(python -c "import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())") python manage.py collectstatic --noinput
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -44,5 +44,15 @@ bench-risk: $(STAMP)
 	DATABASE_URL=$(BENCH_PG)/plejenet_bench_risk $(BIN)/python bench/bench_risk.py; status=$$?; \
 	  psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS plejenet_bench_risk WITH (FORCE)"; exit $$status
 
+# Faults with real processes on loopback (tests/chaos): a private PostgreSQL cluster (initdb,
+# pg_ctl), a private redis-server, gunicorn, qcluster, aiosmtpd and Radicale. About 10 minutes.
+.PHONY: chaos bench-load
+chaos: $(STAMP)
+	CHAOS=1 $(BIN)/pytest -m chaos tests/chaos -p no:cacheprovider
+
+# Load from a separate process against gunicorn + PostgreSQL (127.0.0.1:5432) for 2 minutes.
+bench-load: $(STAMP)
+	$(BIN)/python bench/bench_load.py
+
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .hypothesis

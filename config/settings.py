@@ -157,7 +157,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ResilientRedisCache",  # a miss, not a 500, while Redis is down
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "plejenet",
             "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3},

@@ -12,3 +12,6 @@ urlpatterns = [
     path("security/", include("security.urls")),
     path("", include("web.urls")),
 ]
+
+# An unreachable database answers 503 with Retry-After instead of 500 (config/errors.py).
+handler500 = "config.errors.server_error_or_unavailable"

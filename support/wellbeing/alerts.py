@@ -84,7 +84,9 @@ def enqueue_alert_emails() -> None:
     """After the current transaction commits, send what is pending (a django-q2 task)."""
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("support.wellbeing.tasks.send_alert_emails", task_name="wellbeing-alert-emails"))
+    # robust: with the broker down the alert is still saved (and shown); its email goes with the next run.
+    transaction.on_commit(lambda: async_task("support.wellbeing.tasks.send_alert_emails", task_name="wellbeing-alert-emails"),
+                          robust=True)
 
 
 # --- Creating alerts ----------------------------------------------------------------------------------------

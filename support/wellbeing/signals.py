@@ -63,7 +63,8 @@ def enqueue_recompute(placement_ids: Iterable[int]) -> None:
 
         async_task("support.wellbeing.tasks.recompute_placements", ids, task_name=f"wellbeing-recompute-{ids[0]}")
 
-    transaction.on_commit(enqueue)
+    # robust: with the broker down the change is still saved and answered (the nightly run re-scores).
+    transaction.on_commit(enqueue, robust=True)
 
 
 # --- Checks shared by the services ---------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+"""Settings for the processes the chaos tests start (gunicorn, qcluster, scenario commands).
+
+The production settings, with short outbox leases and backoff so that recovery from a killed
+worker or a dead peer takes seconds instead of minutes. Everything else comes from the
+environment exactly as in production (DEBUG off, PostgreSQL, Redis, SMTP).
+"""
+
+import os
+
+from config.settings import *  # noqa: F403
+
+CALENDAR_OUTBOX_LEASE_SECONDS = int(os.environ.get("CHAOS_LEASE_SECONDS", "4"))
+CALENDAR_OUTBOX_BACKOFF_SECONDS = int(os.environ.get("CHAOS_BACKOFF_SECONDS", "1"))
+CALENDAR_OUTBOX_BACKOFF_MAX_SECONDS = 4
+CALENDAR_CALDAV_TIMEOUT = int(os.environ.get("CHAOS_CALDAV_TIMEOUT", "3"))
+if os.environ.get("CHAOS_STATIC_ROOT"):  # collectstatic once per run, outside the working tree
+    STATIC_ROOT = os.environ["CHAOS_STATIC_ROOT"]
