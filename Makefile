@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test lint bench bench-matching bench-scheduling bench-risk bench-feeds clean
+.PHONY: install demo test fuzz lint bench bench-matching bench-scheduling bench-risk bench-feeds clean
 
 # Reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The API fuzzed harder than in `make test`: more examples, schemathesis' coverage phase on.
+FUZZ_EXAMPLES ?= 40
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=1 $(BIN)/pytest tests/api/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,8 +2,8 @@
 
 `AutoSchema` (REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]) adds to each operation the errors it can
 answer, all in the one shape from api/exceptions.py, so no endpoint can forget them:
-401 and 403 where a sign-in is needed, 400 where a body or filter is read, 404 on an object's
-path, 409 on writes, 429 everywhere.
+401 and 403 where a sign-in is needed, 400 where a body, filter or query parameter is read, 404 on an object's
+path and on a paginated list (a page that does not exist), 409 on writes, 429 everywhere.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ ERRORS = {
     "429": "Too many requests: wait the number of seconds in `Retry-After`.",
 }
 
+PAGE_NOT_FOUND = "No such page: `page` is past the last page, or not a page number (they start at 1)."
+
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -54,21 +56,30 @@ class AutoSchema(openapi.AutoSchema):
         responses = super()._get_response_bodies(direction)
         for code in self._error_codes():
             if code not in responses:
+                description = ERRORS[code]
+                if code == "404" and "{" not in self.path:
+                    description = PAGE_NOT_FOUND
                 responses[code] = self._get_response_for_code(
-                    OpenApiResponse(ErrorSerializer, description=ERRORS[code]), code, direction=direction
+                    OpenApiResponse(ErrorSerializer, description=description), code, direction=direction
                 )
         return responses
 
     def _error_codes(self) -> list[str]:
         codes = []
         has_body = self.method in {"POST", "PUT", "PATCH"}
-        if has_body or (self.method == "GET" and self.get_filter_backends()):
+        if has_body or (self.method == "GET" and (self.get_filter_backends() or self._reads_query_parameters())):
             codes.append("400")
         if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             codes += ["401", "403"]
-        if "{" in self.path:
+        if "{" in self.path or self._is_paginated_list():
             codes.append("404")
         if self.method in UNSAFE:
             codes.append("409")
         codes.append("429")
         return codes
+
+    def _reads_query_parameters(self) -> bool:
+        return any(parameter.get("in") == "query" for parameter in self._get_parameters())
+
+    def _is_paginated_list(self) -> bool:
+        return self.method == "GET" and self._is_list_view() and self._get_paginator() is not None

@@ -109,6 +109,13 @@ class InputSerializer(serializers.ModelSerializer):
     }
 
 
+def stored_email(**kwargs) -> serializers.CharField:
+    """An e-mail address as stored, for output: empty when none is on file (which the "email" format
+    of an EmailField would call invalid)."""
+    kwargs.setdefault("help_text", "An e-mail address, or empty when none is on file.")
+    return serializers.CharField(**kwargs)
+
+
 class LanguagesField(serializers.ListField):
     def __init__(self, **kwargs):
         kwargs.setdefault("child", serializers.CharField(min_length=2, max_length=8))
@@ -202,7 +209,7 @@ class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     full_name = serializers.CharField()
-    email = serializers.EmailField()
+    email = stored_email()
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices))
     is_global_administrator = serializers.BooleanField(
         help_text="An administrator membership without a municipality: configuration everywhere, no case content."
@@ -266,6 +273,7 @@ HOUSEHOLD_FIELDS = [
 class HouseholdSerializer(serializers.ModelSerializer):
     foster_type = serializers.ChoiceField(choices=FosterType.choices, allow_blank=True, read_only=True)
     languages = LanguagesField(read_only=True)
+    email = stored_email(read_only=True, help_text="For invitations; empty when none is on file.")
 
     class Meta:
         model = Household
@@ -397,6 +405,7 @@ class ProviderSerializer(AudienceMixin, serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     competences = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     languages = LanguagesField(read_only=True)
+    email = stored_email(read_only=True)
     latitude = serializers.FloatField(read_only=True, allow_null=True, help_text=STAFF_ONLY)
     longitude = serializers.FloatField(read_only=True, allow_null=True, help_text=STAFF_ONLY)
     max_travel_km = serializers.IntegerField(read_only=True, allow_null=True, help_text=STAFF_ONLY)

@@ -61,5 +61,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Last: anything else ending in "/" is an unknown resource. (Paths without the slash still get
     # Django's APPEND_SLASH redirect first.)
-    re_path(r"^.*/$", views.not_found),
+    re_path(r"^[\s\S]*/$", views.not_found),  # [\s\S]: "." would let a path with a newline fall through to HTML
 ]

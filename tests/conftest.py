@@ -27,6 +27,9 @@ from support.roles import Role
 
 TODAY = dt.date(2026, 11, 2)
 
+# Reads every log line of the session and fails the run on names, CPR-like numbers or tokens in them.
+pytest_plugins = ["tests.log_guard"]
+
 
 @dataclass
 class World:
