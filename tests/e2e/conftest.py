@@ -153,9 +153,8 @@ def demo_server() -> Iterator[DemoServer]:
 def browser(demo_server):
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; nothing here uses the ORM, but
-    # pytest-django's fixtures may, so let them.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # Playwright's sync API runs an event loop in this thread, so these tests must not use the ORM
+    # (Django would refuse): they only speak HTTP to the demo server.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_browser_or_skip(), args=CHROMIUM_ARGS)
         yield browser
