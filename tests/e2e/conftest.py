@@ -1,6 +1,6 @@
 """End-to-end tests: a real headless Chromium (Debian's, driven by Playwright) against the demo.
 
-The server is the demo deployment shape, started once per test session in subprocesses: `migrate`,
+The server is the demo deployment shape, started once per test module in subprocesses: `migrate`,
 `seed_demo`, `runserver` and a django-q2 worker (`qcluster`), on a scratch database of its own (a
 SQLite file, or a scratch PostgreSQL database when DATABASE_URL points at PostgreSQL, as in CI).
 The browser only talks HTTP to it, so nothing here touches the test database.
@@ -105,7 +105,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: floa
     raise RuntimeError(f"the demo web server did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_server() -> Iterator[DemoServer]:
     _browser_or_skip()
     tmp = Path(tempfile.mkdtemp(prefix="plejenet-e2e-"))
@@ -149,12 +149,13 @@ def demo_server() -> Iterator[DemoServer]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(demo_server):
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread, so these tests must not use the ORM
-    # (Django would refuse): they only speak HTTP to the demo server.
+    # Playwright's sync API runs an event loop in this thread while it is open, so these tests must
+    # not use the ORM (Django would refuse): they only speak HTTP to the demo server. Module scope
+    # closes it (and stops the demo's processes) before the next module's tests use the ORM.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_browser_or_skip(), args=CHROMIUM_ARGS)
         yield browser
@@ -199,7 +200,7 @@ PASSWORDS = {
 STAFF = {"konsulent", "konsulent2", "teamleder", "admin"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _signed_in_states() -> dict[str, dict]:
     """Cookies of each signed-in demo user, so each signs in (and uses a TOTP code) only once."""
     return {}
