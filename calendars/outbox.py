@@ -38,11 +38,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -139,6 +140,26 @@ def _mark_sent(message_id: int, token: str, now: dt.datetime) -> bool:
         ) == 1
 
 
+def _record_sent(message_id: int, token: str, now: dt.datetime, *, until: float) -> bool:
+    """Mark a delivered row sent, retrying while the database is away and our lease still holds.
+
+    The message has left; if the database is restarting now, giving up would leave the row
+    `sending` and a worker would send it again when the lease ends. Past ``until`` (monotonic
+    seconds, a margin before the lease ends) another worker may claim it, so we stop trying.
+    """
+    delay = 0.2
+    while True:
+        try:
+            return _mark_sent(message_id, token, now)
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + delay >= until:
+                raise
+            if not connection.in_atomic_block:
+                connection.close()  # the next attempt opens a fresh connection
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def _mark_failed(message: OutboxMessage, token: str, error: str, *, permanent: bool, now: dt.datetime) -> str:
     give_up = permanent or message.attempts >= setting("CALENDAR_OUTBOX_MAX_ATTEMPTS")
     status = OutboxStatus.FAILED if give_up else OutboxStatus.PENDING
@@ -212,6 +233,7 @@ def deliver(*, message_id: int, now: dt.datetime | None = None) -> Outcome:
     token = claim(message_id, now=now)
     if token is None:
         return Outcome(message_id, "skipped")
+    record_until = time.monotonic() + 0.9 * setting("CALENDAR_OUTBOX_LEASE_SECONDS")
     message = OutboxMessage.objects.select_related("connection").get(pk=message_id)
     try:
         if message.channel == Channel.EMAIL:
@@ -224,7 +246,7 @@ def deliver(*, message_id: int, now: dt.datetime | None = None) -> Outcome:
     except Exception as exc:  # SMTP, sockets, and anything unforeseen: recorded on the row, retried
         error, permanent = _smtp_error(exc)
         return _failed(message, token, error, permanent, now)
-    if not _mark_sent(message_id, token, now):
+    if not _record_sent(message_id, token, now, until=record_until):
         log.warning("calendar outbox %s: delivered, but the claim had passed to another worker", message_id)
     if message.channel == Channel.CALDAV:
         CalDavConnection.objects.filter(pk=message.connection_id).exclude(

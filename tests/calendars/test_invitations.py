@@ -252,3 +252,27 @@ def test_the_scheduler_services_publish_their_changes_themselves(tuesdays, smtp,
         meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 11, 10),
                               by=world.consultant, now=NOW)
     assert len(smtp.inbox.to(CONSULTANT)) == 1
+
+
+def test_a_delivered_invitation_is_recorded_once_the_database_answers_again(tuesdays, smtp, deliver_on_commit,
+                                                                            monkeypatch):
+    """The database went away right after the SMTP server took the message (a restart): the worker
+    keeps trying to record it while its lease holds, so nobody sends it a second time."""
+    from django.db import OperationalError
+
+    world = tuesdays
+    series = sessions.propose_series(need=assigned_need(world), by=world.consultant, now=NOW)
+    real_mark_sent, failures = outbox._mark_sent, []
+
+    def database_restarting_once(message_id, token, now):
+        if not failures:
+            failures.append(message_id)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_mark_sent(message_id, token, now)
+
+    monkeypatch.setattr(outbox, "_mark_sent", database_restarting_once)
+    deliver_on_commit(series=sessions.confirm_series(series=series, by=world.consultant, now=NOW))
+
+    assert failures, "the simulated restart never happened"
+    assert sorted(r for rcpt, _m in smtp.inbox.messages for r in rcpt) == [PROVIDER, FAMILY]
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
