@@ -60,6 +60,7 @@ class LogGuard(logging.Handler):
         super().__init__()
         self.names: set[str] = set()
         self.secrets: set[str] = set()
+        self.static_names: set[str] = set()  # the demo's names: looked for in every test
         self.findings: list[Finding] = []
         self.lines_read = 0
         self.current_test = "(session start)"
@@ -75,6 +76,18 @@ class LogGuard(logging.Handler):
         if name and name not in self.names:
             with self._terms_lock:
                 self.names.add(name)
+                if not runtime:
+                    self.static_names.add(name)
+                self._pattern = None
+
+    def forget_runtime_values(self) -> None:
+        """Start a test with the demo's names only: each test's database starts empty, so the values
+        saved by earlier tests cannot reach its logs, and one ever-growing alternation (thousands of
+        tokens by the end of a run) made every log line slower to search than the last."""
+        with self._terms_lock:
+            if self.names != self.static_names or self.secrets:
+                self.names = set(self.static_names)
+                self.secrets = set()
                 self._pattern = None
 
     def add_secret(self, secret: str) -> None:
@@ -212,6 +225,7 @@ def pytest_sessionstart(session):
 def pytest_runtest_logstart(nodeid, location):
     if _guard is not None:
         _guard.current_test = nodeid
+        _guard.forget_runtime_values()
         # Loggers created since (django-q's is made on first import) get it too, and so does a
         # logging set up again since (django.setup() runs dictConfig, which drops root handlers).
         _attach(_guard)
