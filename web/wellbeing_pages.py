@@ -164,6 +164,20 @@ def _family_form(request, form_class):
     return form_class(placements=placements)
 
 
+def _record_family_checkin(request, form, answers: tuple[str, ...], **fixed) -> int | None:
+    """Record the family's check-in from the form's `answers`: None when saved, else the status to answer."""
+    if not form.is_valid():
+        return 400
+    data, now = form.cleaned_data, timezone.now()
+    try:
+        signals.record_checkin(placement=data["placement"], by=request.user, on=timezone.localdate(now), now=now,
+                               **{key: data[key] for key in answers}, **fixed)
+    except DomainError as exc:
+        form.add_domain_error(exc)
+        return exc.status
+    return None
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -172,23 +186,10 @@ def checkin(request):
     form = _family_form(request, CheckInForm)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            now = timezone.now()
-            try:
-                signals.record_checkin(
-                    placement=data["placement"], by=request.user, on=timezone.localdate(now), now=now,
-                    stress=data["stress"], sleep=data["sleep"], conflicts=data["conflicts"],
-                    commitment=data["commitment"], free_text=data["free_text"],
-                )
-            except DomainError as exc:
-                form.add_domain_error(exc)
-                status = exc.status
-            else:
-                messages.success(request, _("Thank you. Your check-in has been sent to your consultant."))
-                return redirect(reverse("web:portal") + "#wellbeing")
-        else:
-            status = 400
+        status = _record_family_checkin(request, form, ("stress", "sleep", "conflicts", "commitment", "free_text"))
+        if status is None:
+            messages.success(request, _("Thank you. Your check-in has been sent to your consultant."))
+            return redirect(reverse("web:portal") + "#wellbeing")
     return render(request, "wellbeing/checkin_page.html", {"form": form}, status=status)
 
 
@@ -200,28 +201,16 @@ def help_now(request):
     form = _family_form(request, HelpNowForm)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            now = timezone.now()
-            try:
-                signals.record_checkin(
-                    placement=data["placement"], by=request.user, on=timezone.localdate(now), now=now,
-                    stress=data["stress"], help_now=True, free_text=data["free_text"],
-                )
-            except DomainError as exc:
-                form.add_domain_error(exc)
-                status = exc.status
+        status = _record_family_checkin(request, form, ("stress", "free_text"), help_now=True)
+        if status is None:
+            if form.cleaned_data["placement"].consultant_id:
+                text_ = _("Your consultant has been alerted and will contact you as soon as possible. "
+                          "If anyone is in danger, call 112.")
             else:
-                if data["placement"].consultant_id:
-                    text_ = _("Your consultant has been alerted and will contact you as soon as possible. "
-                              "If anyone is in danger, call 112.")
-                else:
-                    text_ = _("The foster care team has been alerted and will contact you as soon as possible. "
-                              "If anyone is in danger, call 112.")
-                messages.success(request, text_)
-                return redirect(reverse("web:portal") + "#wellbeing")
-        else:
-            status = 400
+                text_ = _("The foster care team has been alerted and will contact you as soon as possible. "
+                          "If anyone is in danger, call 112.")
+            messages.success(request, text_)
+            return redirect(reverse("web:portal") + "#wellbeing")
     return render(request, "wellbeing/help_now.html", {"form": form}, status=status)
 
 
