@@ -15,8 +15,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from calendars import access, feeds
-from calendars import milestones as cal_milestones
+from calendars import access, feeds, lookup
 from calendars.conf import setting
 from calendars.models import Feed, FeedKind
 
@@ -88,9 +87,9 @@ def feed(request, token: str):
     found = None
     if access.plausible(token):
         # No joins: a 304 needs only this row; rendering fetches the subject when it names the calendar.
-        # Household feeds also bring their milestones' fingerprint, as subqueries (calendars.milestones).
-        found = (Feed.objects.live().filter(token_hash=access.hash_token(token))
-                 .annotate(**cal_milestones.household_fingerprint(feeds.local_today(now))).first())
+        # Household feeds also bring their milestones' fingerprint, as subqueries; the SQL is
+        # compiled once per connection (calendars.lookup).
+        found = lookup.live_feed(access.hash_token(token), feeds.local_today(now))
     if found is None:
         access.record_miss(ip)
         return _not_found()

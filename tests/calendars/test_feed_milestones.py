@@ -149,3 +149,30 @@ def test_rendering_milestones_takes_the_same_number_of_queries_for_one_or_many(w
             counts[key].append(len(queries))
         assert counts[key][0] == counts[key][1], (key, counts[key])
     assert Household.objects.count() > 10
+
+
+def test_the_prepared_feed_lookup_gives_what_the_orm_query_gives(world, frozen):
+    """calendars.lookup compiles the lookup once and fills in the token and today's horizon:
+    same feed, same fingerprint (an aware datetime on SQLite too), for each day it is asked about."""
+    from calendars import access, lookup
+    from calendars import milestones as cal_milestones
+
+    milestone(world, household=world.foster_home, code="carer_course_days", seq=2026,
+              due=TODAY + dt.timedelta(days=40))
+    later = milestone(world, household=world.foster_home, code="carer_supervision", seq=2026001,
+              due=TODAY + dt.timedelta(days=400))  # beyond the horizon today, inside it a year on
+    family = feed_services.issue_feed(subject=world.foster_home, by=world.foster_parent, now=NOW)
+    token_hash = access.hash_token(family.token)
+    for today in (TODAY, TODAY + dt.timedelta(days=365)):
+        expected = (Feed.objects.live().filter(token_hash=token_hash)
+                    .annotate(**cal_milestones.household_fingerprint(today)).get())
+        found = lookup.live_feed(token_hash, today)
+        assert found.pk == family.feed.pk and found.token_hash == token_hash
+        assert found.milestones_shown == expected.milestones_shown
+        assert found.milestones_changed_at == expected.milestones_changed_at == later.updated_at
+        assert found.milestones_changed_at.tzinfo is not None
+    assert lookup.live_feed(token_hash, TODAY).milestones_shown == 1
+    assert lookup.live_feed(token_hash, TODAY + dt.timedelta(days=365)).milestones_shown == 2
+    assert lookup.live_feed(access.hash_token("not-a-token"), TODAY) is None
+    feed_services.revoke_feed(feed=Feed.objects.get(pk=family.feed.pk), by=world.foster_parent, now=NOW)
+    assert lookup.live_feed(token_hash, TODAY) is None
