@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from django.utils.translation import get_language
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api import scoping
 from api.serializers import ScopedPrimaryKeyRelatedField
 from scheduler.models import MatchingRun, Proposal, UnmatchedNeed
+from scheduler.reason_text import Names, names_for, progress_text, reason_texts
 from support.models import Provider
 
 
 class UnmatchedNeedSerializer(serializers.ModelSerializer):
     reasons = serializers.ListField(child=serializers.CharField(), read_only=True,
-                                    help_text="Why no provider was proposed, in words a consultant understands")
+                                    help_text="Why no provider was proposed, as the engine wrote it (English)")
+    reasons_text = serializers.SerializerMethodField(
+        help_text="The same reasons in the request's language (Accept-Language; Danish by default), "
+                  "naming providers and needs"
+    )
 
     class Meta:
         model = UnmatchedNeed
-        fields = ["need", "reasons"]
+        fields = ["need", "reasons", "reasons_text"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_reasons_text(self, obj: UnmatchedNeed) -> list[str]:
+        names = self.context.get("reason_names")
+        if names is None:
+            names = names_for([obj.details], municipality_id=obj.need.municipality_id, language=get_language() or "da")
+        return reason_texts(reasons=obj.reasons, details=obj.details, names=names)
 
 
 class MatchingRunSerializer(serializers.ModelSerializer):
@@ -24,15 +39,22 @@ class MatchingRunSerializer(serializers.ModelSerializer):
     municipality = serializers.SlugRelatedField(slug_field="code", read_only=True)
     gap = serializers.FloatField(read_only=True, allow_null=True, help_text="(bound - objective) / bound")
     proposals_pending = serializers.IntegerField(read_only=True)
+    progress_text = serializers.SerializerMethodField(
+        help_text="progress_message in the request's language (Accept-Language; Danish by default)"
+    )
 
     class Meta:
         model = MatchingRun
         fields = [
-            "id", "municipality", "status", "progress", "progress_message", "time_limit_seconds", "started_by",
-            "created_at", "started_at", "finished_at", "solver_status", "objective", "bound", "gap",
+            "id", "municipality", "status", "progress", "progress_message", "progress_text", "time_limit_seconds",
+            "started_by", "created_at", "started_at", "finished_at", "solver_status", "objective", "bound", "gap",
             "proposals_pending", "error",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_progress_text(self, obj: MatchingRun) -> str:
+        return progress_text(obj.progress_message)
 
 
 class MatchingRunDetailSerializer(MatchingRunSerializer):
@@ -41,6 +63,15 @@ class MatchingRunDetailSerializer(MatchingRunSerializer):
     class Meta(MatchingRunSerializer.Meta):
         fields = [*MatchingRunSerializer.Meta.fields, "unmatched"]
         read_only_fields = fields
+
+    def to_representation(self, instance: MatchingRun) -> dict:
+        # Every name the reasons mention, looked up once for the whole run.
+        names: Names = names_for(
+            (u.details for u in instance.unmatched.all()),
+            municipality_id=instance.municipality_id, language=get_language() or "da",
+        )
+        self.context["reason_names"] = names
+        return super().to_representation(instance)
 
 
 class MatchingRunStartSerializer(serializers.Serializer):

@@ -39,12 +39,15 @@ class MatchingRunViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return (
+        runs = (
             MatchingRun.objects.for_user(self.request.user)
             .select_related("municipality", "started_by")
             .annotate(proposals_pending=Count("proposals", filter=Q(proposals__status=ProposalStatus.PENDING)))
             .defer("instance", "result")
         )
+        if self.action == "retrieve":
+            runs = runs.prefetch_related("unmatched")
+        return runs
 
     def get_serializer_class(self):
         return MatchingRunDetailSerializer if self.action == "retrieve" else MatchingRunSerializer

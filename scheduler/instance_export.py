@@ -19,6 +19,10 @@ FORMAT = "support-matching/1"
 MATCHABLE_STATUSES = [NeedStatus.OPEN, NeedStatus.PROPOSED]
 
 
+# Why a need was left out of the export (scheduler.services.matching stores it as its reason).
+NO_COORDINATES = "The receiving household has no address coordinates, so reach cannot be checked."
+
+
 def need_key(pk: int) -> str:
     return f"N{pk}"
 
@@ -69,7 +73,7 @@ def build_instance(*, municipality: Municipality, name: str) -> tuple[dict, list
     for need in needs:
         home = need.recipient_household
         if not home.has_location:
-            skipped.append((need.pk, "The receiving household has no address coordinates, so reach cannot be checked."))
+            skipped.append((need.pk, NO_COORDINATES))
             continue
         exported_ids.add(need.pk)
         excluded = {p.pk for p in need.excluded_providers.all()} | assigned_partner_providers.get(need.pk, set())

@@ -218,6 +218,7 @@ class WaitingNeed:
     waiting_days: int
     reasons: tuple[str, ...] = ()
     reasons_run_id: int | None = None
+    reason_details: tuple[dict, ...] = ()  # the same reasons as data, for the reader's language
 
 
 @dataclass
@@ -526,22 +527,23 @@ def _waiting(user, municipality, filters: Filters, team_members: set[int] | None
     ids = qs.values("id")
     proposed_in = dict(Proposal.objects.filter(need_id__in=ids).values("need_id").annotate(run=Max("run_id"))
                        .values_list("need_id", "run"))
-    reasons: dict[int, tuple[int, list]] = {}
-    for need_id, run_id, why in UnmatchedNeed.objects.filter(need_id__in=ids).order_by("need_id", "-run_id").values_list(
-        "need_id", "run_id", "reasons"
-    ):
-        reasons.setdefault(need_id, (run_id, why))
+    reasons: dict[int, tuple[int, list, list]] = {}
+    for need_id, run_id, why, details in UnmatchedNeed.objects.filter(need_id__in=ids).order_by(
+        "need_id", "-run_id"
+    ).values_list("need_id", "run_id", "reasons", "details"):
+        reasons.setdefault(need_id, (run_id, why, details))
     out = []
     for nid, pid, code, da, en, recipient, priority, status, city, consultant, created_at, starts_on in rows:
         since = max(timezone.localdate(created_at), starts_on)
-        run_id, why = reasons.get(nid, (None, []))
+        run_id, why, details = reasons.get(nid, (None, [], []))
         if run_id is not None and proposed_in.get(nid, 0) > run_id:
-            run_id, why = None, []  # a later run found a provider: the old reasons no longer apply
+            run_id, why, details = None, [], []  # a later run found a provider: the old reasons no longer apply
         out.append(WaitingNeed(
             need_id=nid, placement_id=pid, service_code=code, service_da=da, service_en=en, recipient=recipient,
             priority=priority, status=status, area=city, consultant=consultant or "", waiting_since=since,
             waiting_days=max(0, (today - since).days),
             reasons=tuple(str(r) for r in (why or []) if isinstance(r, str)), reasons_run_id=run_id,
+            reason_details=tuple(d for d in (details or []) if isinstance(d, dict)),
         ))
     return sorted(out, key=lambda w: (-w.waiting_days, -w.priority, w.need_id))
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from scheduler.reason_text import names_for, reason_texts
 from support import audit
 from support.capacity import (
     LEVELS,
@@ -121,7 +122,14 @@ def capacity(request):
          "then": report.risk.month_ago[level], "change": report.risk.change[level]}
         for level in LEVELS
     ]
-    waiting = [(w, _local(w.service_da, w.service_en)) for w in report.waiting]
+    # The dashboard names needs by number only, so the reasons do too.
+    names = names_for((w.reason_details for w in report.waiting), municipality_id=report.municipality.pk,
+                      language=get_language() or "da", name_children=False)
+    waiting = [
+        (w, _local(w.service_da, w.service_en),
+         reason_texts(reasons=list(w.reasons), details=list(w.reason_details), names=names), bool(w.reason_details))
+        for w in report.waiting
+    ]
     query = request.GET.urlencode()
     return render(request, "capacity/index.html", {
         "form": form, "report": report, "heatmaps": heatmaps, "risk_rows": risk_rows, "waiting": waiting,

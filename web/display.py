@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.formats import number_format
 from django.utils.translation import get_language, gettext_lazy
-from django.utils.translation import gettext as _
+
+from scheduler.reason_text import progress_text
 
 
 def local_name(obj) -> str:
@@ -26,23 +26,9 @@ def plain_number(value: Decimal | float | int) -> str:
     return number_format(value, use_l10n=True)
 
 
-# The service writes progress in English for the log; these are the words people see.
-_PROGRESS = {
-    "Queued": gettext_lazy("Waiting for a worker"),
-    "Exporting": gettext_lazy("Collecting needs and providers"),
-    "Saving proposals": gettext_lazy("Saving proposals"),
-    "Done": gettext_lazy("Done"),
-    "Failed": gettext_lazy("Failed"),
-}
-_SOLVING = re.compile(r"^Solving (?P<needs>\d+) needs × (?P<providers>\d+) providers$")
-
-
 def progress_message(message: str) -> str:
-    if message in _PROGRESS:
-        return str(_PROGRESS[message])
-    if match := _SOLVING.match(message):
-        return _("Finding the best match for %(needs)s needs among %(providers)s providers") % match.groupdict()
-    return message
+    """The service writes progress in English for the log; these are the words people see."""
+    return progress_text(message)
 
 
 # The objective's terms as scheduler/matching/explain.score_terms writes them (they add up to the

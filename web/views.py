@@ -17,11 +17,13 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scheduler.models import ACTIVE_RUN_STATUSES, MatchingRun, Proposal, ProposalStatus, UnmatchedNeed
+from scheduler.reason_text import names_for, reason_texts
 from scheduler.services import matching
 from support.errors import DomainError
 from support.models import NeedStatus, Placement, Provider, SupportNeed
@@ -199,11 +201,17 @@ def _render_run(request, run: MatchingRun, *, failed_form=None, failed_proposal_
             # Decided meanwhile (a double click, a quicker colleague): say so where the forms were.
             row.errors = [str(e) for errors in failed_form.errors.values() for e in errors]
         rows.append(row)
-    unmatched = [
-        (u, local_name(u.need.service))
-        for u in UnmatchedNeed.objects.filter(run=run)
+    unmatched_rows = list(
+        UnmatchedNeed.objects.filter(run=run)
         .select_related("need__placement__child", "need__service")
         .order_by("-need__priority", "pk")
+    )
+    names = names_for(
+        (u.details for u in unmatched_rows), municipality_id=run.municipality_id, language=get_language() or "da"
+    )
+    unmatched = [
+        (u, local_name(u.need.service), reason_texts(reasons=u.reasons, details=u.details, names=names))
+        for u in unmatched_rows
     ]
     context = {
         "run": run,

@@ -33,7 +33,15 @@ def build_result(
     for i, need in enumerate(inst.needs):
         p = int(solution.provider_of[i])
         if p < 0:
-            unassigned.append({"need": need.id, "reasons": explainer.reasons(i)})
+            explained = explainer.explain(i)
+            unassigned.append(
+                {
+                    "need": need.id,
+                    "reasons": [line for line, _detail in explained],
+                    # Extra field: the same reasons as data, for saying them in another language.
+                    "details": [detail for _line, detail in explained],
+                }
+            )
             continue
         k = limits.pair_of(i, p)
         assignments.append(

@@ -132,6 +132,9 @@ class UnmatchedNeed(models.Model):
     run = models.ForeignKey(MatchingRun, on_delete=models.CASCADE, related_name="unmatched")
     need = models.ForeignKey(SupportNeed, on_delete=models.CASCADE, related_name="unmatched_in")
     reasons = models.JSONField(default=list)
+    # The same reasons as data ({"code", "params"} each, see scheduler/matching/explain.py), so
+    # they can be said in the reader's language; rows from before this field have none.
+    details = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "need"], name="one_unmatched_per_need_per_run")]

@@ -11,8 +11,9 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 
-from scheduler.instance_export import build_instance, key_to_pk, need_key, provider_key
+from scheduler.instance_export import NO_COORDINATES, build_instance, key_to_pk, need_key, provider_key
 from scheduler.matching_adapter import check_pair, solve_document
 from scheduler.models import (
     ACTIVE_RUN_STATUSES,
@@ -22,6 +23,7 @@ from scheduler.models import (
     RunStatus,
     UnmatchedNeed,
 )
+from scheduler.reason_text import names_for, pair_refusal, solving_message
 from support import audit
 from support.errors import Conflict, DomainError
 from support.models import Municipality, NeedStatus, Provider, SupportNeed
@@ -95,7 +97,7 @@ def execute_matching_run(*, run_id: int, now: dt.datetime | None = None) -> Matc
         )
         run.instance = instance
         MatchingRun.objects.filter(pk=run.pk).update(instance=instance)
-        _progress(run, 20, f"Solving {len(instance['needs'])} needs × {len(instance['providers'])} providers")
+        _progress(run, 20, solving_message(needs=len(instance["needs"]), providers=len(instance["providers"])))
         result = solve_document(instance, time_limit=run.time_limit_seconds)
         _progress(run, 90, "Saving proposals")
         _store_result(run=run, result=result, skipped=skipped, now=now or timezone.now())
@@ -139,14 +141,22 @@ def _store_result(*, run: MatchingRun, result: dict, skipped: list[tuple[int, st
         SupportNeed.objects.filter(pk__in=proposed_ids).update(status=NeedStatus.PROPOSED)
         SupportNeed.objects.filter(pk__in=still_matchable - proposed_ids).update(status=NeedStatus.OPEN)
         unmatched = [
-            UnmatchedNeed(run=run, need_id=key_to_pk(u["need"]), reasons=u["reasons"])
+            UnmatchedNeed(run=run, need_id=key_to_pk(u["need"]), reasons=u["reasons"], details=u.get("details", []))
             for u in result["unassigned"] if key_to_pk(u["need"]) in still_matchable
-        ] + [UnmatchedNeed(run=run, need_id=pk, reasons=[reason]) for pk, reason in skipped if pk in still_matchable]
+        ] + [
+            UnmatchedNeed(run=run, need_id=pk, reasons=[reason], details=_skipped_details(reason))
+            for pk, reason in skipped if pk in still_matchable
+        ]
         UnmatchedNeed.objects.bulk_create(unmatched)
         MatchingRun.objects.filter(pk=run.pk).update(
             status=RunStatus.DONE, finished_at=now, progress=100, progress_message="Done", result=result,
             solver_status=result["status"], objective=result["objective"], bound=result["bound"],
         )
+
+
+def _skipped_details(reason: str) -> list[dict]:
+    # The export's one reason for leaving a need out, as a detail the pages can translate.
+    return [{"code": "no_coordinates", "params": {}}] if reason == NO_COORDINATES else []
 
 
 # --- Decisions ------------------------------------------------------------------------------------------------
@@ -196,9 +206,7 @@ def override_proposal(*, proposal: Proposal, provider: Provider, reason: str, by
         locked = _locked_pending(proposal)
         broken = pair_violations(need=locked.need, provider=provider)
         if broken:
-            raise Conflict(
-                f"{provider.name} cannot take this need: " + "; ".join(broken), code="hard_rule_broken",
-            )
+            raise Conflict(_refusal(locked.need, provider, broken), code="hard_rule_broken")
         _assign(need=locked.need, provider=provider, by=by)
         locked.status = ProposalStatus.OVERRIDDEN
         locked.override_provider = provider
@@ -216,24 +224,33 @@ def _assign(*, need: SupportNeed, provider: Provider, by) -> None:
     Provider.objects.select_for_update().filter(pk=provider.pk).first()
     broken = pair_violations(need=need, provider=provider)
     if broken:
-        raise Conflict(f"{provider.name} can no longer take this need: " + "; ".join(broken), code="hard_rule_broken")
+        raise Conflict(_refusal(need, provider, broken, still=True), code="hard_rule_broken")
     SupportNeed.objects.filter(pk=need.pk).update(current_provider=provider, status=NeedStatus.ASSIGNED)
 
 
-def pair_violations(*, need: SupportNeed, provider: Provider) -> list[str]:
-    """Every hard rule of the spec that assigning `need` to `provider` now would break, in words."""
+def _refusal(need: SupportNeed, provider: Provider, broken: list[dict], *, still: bool = False) -> str:
+    # In the request's language: the consultant reads it on the override form or in the API error.
+    names = names_for([broken], municipality_id=need.municipality_id, language=get_language() or "da")
+    return pair_refusal(provider_name=provider.name, problems=broken, names=names, still=still)
+
+
+def pair_violations(*, need: SupportNeed, provider: Provider) -> list[dict]:
+    """Every hard rule of the spec that assigning `need` to `provider` now would break.
+
+    As `{"code", "params"}` details; scheduler.reason_text.pair_problem_text says them in words.
+    """
     if not provider.municipalities.filter(pk=need.municipality_id).exists():
-        return [f"{provider.name} does not serve this municipality"]
+        return [{"code": "pair_municipality", "params": {}}]
     instance, _skipped = build_instance(municipality=need.municipality, name="pair-check")
     need_doc = next((n for n in instance["needs"] if n["id"] == need_key(need.pk)), None)
     provider_doc = next((p for p in instance["providers"] if p["id"] == provider_key(provider.pk)), None)
     if need_doc is None:
-        return ["the need is not waiting for a provider or its household has no coordinates"]
+        return [{"code": "pair_need_not_open", "params": {}}]
     if provider_doc is None:
-        return [f"{provider.name} is not active"]
+        return [{"code": "pair_inactive", "params": {}}]
     broken = check_pair(need_doc, provider_doc)
     # Needs kept separate from this one must not share the provider, whatever their status.
     partners = need.separate_from.filter(current_provider=provider, status=NeedStatus.ASSIGNED)
     if partners.exists():
-        broken.append("a need that must be kept separate from this one is already with this provider")
+        broken.append({"code": "pair_separated", "params": {}})
     return broken

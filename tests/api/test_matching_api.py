@@ -116,7 +116,7 @@ def test_override_with_a_provider_breaking_a_rule_answers_409(world, run_with_pr
         f"/api/v1/proposals/{proposal.pk}/override/", {"provider": far.pk, "reason": "ønske"}, format="json"
     )
     assert response.status_code == 409
-    assert "travel range" in response.json()["error"]["message"]
+    assert "Langt væk (fiktiv) kan ikke tage dette behov: ligger" in response.json()["error"]["message"]
     # A provider the consultant cannot see is "not found" (400 on the field), not a hint.
     odense_only = Provider.objects.create(name="Kun Odense (fiktiv)", latitude=55.4, longitude=10.4,
                                           capacity_minutes_per_week=600, max_cases=3, languages=["da"])

@@ -72,3 +72,12 @@ def reasons(result: dict[str, Any], nid: str) -> list[str]:
         if u["need"] == nid:
             return u["reasons"]
     raise AssertionError(f"{nid} is not unassigned")
+
+
+def details(result: dict[str, Any], nid: str) -> list[dict[str, Any]]:
+    """The structured `details` of an unassigned need, one per reason line."""
+    for u in result["unassigned"]:
+        if u["need"] == nid:
+            assert len(u["details"]) == len(u["reasons"])
+            return u["details"]
+    raise AssertionError(f"{nid} is not unassigned")

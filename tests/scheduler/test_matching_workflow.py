@@ -8,7 +8,7 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from scheduler.instance_export import build_instance, provider_key
 from scheduler.matching import parse_instance
@@ -171,7 +171,14 @@ def test_override_checks_hard_rules(world, django_capture_on_commit_callbacks):
     run = run_now(world, django_capture_on_commit_callbacks)
     proposal = Proposal.objects.get(run=run)
     assert proposal.provider == specialist
-    with pytest.raises(Conflict, match="self_harm"):
+    assert matching.pair_violations(need=proposal.need, provider=generalist) == [
+        {"code": "pair_competences", "params": {"competences": ["self_harm"]}}
+    ]
+    # The message is in the active language (the request's; Danish by default).
+    danish = r"Generalist \(fiktiv\) kan ikke tage dette behov: mangler den krævede kompetence selvskade\.$"
+    with pytest.raises(Conflict, match=danish):
+        matching.override_proposal(proposal=proposal, provider=generalist, reason="kendt", by=world.consultant, now=NOW)
+    with translation.override("en"), pytest.raises(Conflict, match="lacks the required competence self-harm"):
         matching.override_proposal(proposal=proposal, provider=generalist, reason="kendt", by=world.consultant, now=NOW)
     other_specialist = add_provider(world, "Anden specialist (fiktiv)", competences=("self_harm",))
     decided = matching.override_proposal(

@@ -131,7 +131,10 @@ def test_override_checks_hard_rules_and_shows_why(consultant, world, django_capt
 
     refused = consultant.post(url, {f"{prefix}-provider": generalist.pk, f"{prefix}-reason": "kendt af familien"})
     assert refused.status_code == 409
-    assert "self_harm" in text_of(refused) and 'role="alert"' in refused.content.decode()
+    assert "Generalist (fiktiv) kan ikke tage dette behov: mangler den krævede kompetence selvskade." in text_of(
+        refused
+    )
+    assert 'role="alert"' in refused.content.decode()
     assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.PENDING
 
     other = add_provider(world, "Anden specialist (fiktiv)", competences=("self_harm",))
@@ -166,7 +169,8 @@ def test_unmatched_needs_show_their_reasons(consultant, world, django_capture_on
     run = MatchingRun.objects.get(municipality=world.aarhus)
     response = consultant.get(f"/workspace/matching/{run.pk}/")
     assert "Behov uden forslag" in text_of(response)
-    assert "substance_treatment" in text_of(response)
+    assert "Ingen leverandør tilbyder misbrugsbehandling." in text_of(response)
+    assert "substance_treatment" not in text_of(response)
 
 
 @pytest.mark.parametrize("who", ["other_consultant", "foster_parent", "provider_user", "administrator", "outsider"])
