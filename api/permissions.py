@@ -8,6 +8,7 @@ serializer's scoped fields (another municipality -> 400 naming the field).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from api.scoping import consultant_municipality_ids
@@ -20,7 +21,7 @@ class ConsultantWrites(BasePermission):
     The view names an object's municipalities with `municipality_ids_of(obj)`.
     """
 
-    message = "Only the municipality's consultants can change this."
+    message = _("Only the municipality's consultants can change this.")
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS or view.detail:

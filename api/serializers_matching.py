@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.utils.functional import lazy
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,6 +13,7 @@ from api import scoping
 from api.serializers import ScopedPrimaryKeyRelatedField
 from scheduler.models import MatchingRun, Proposal, UnmatchedNeed
 from scheduler.reason_text import Names, names_for, progress_text, reason_texts
+from scheduler.services.matching import MAX_TIME_LIMIT, MIN_TIME_LIMIT, time_limit_message
 from support.models import Provider
 
 
@@ -74,12 +77,20 @@ class MatchingRunDetailSerializer(MatchingRunSerializer):
         return super().to_representation(instance)
 
 
+_TIME_LIMIT_MESSAGE = lazy(time_limit_message, str)()
+_REJECT_REASON_MESSAGE = _("Say why the proposal is rejected.")
+
+
 class MatchingRunStartSerializer(serializers.Serializer):
     municipality = ScopedPrimaryKeyRelatedField(
         scope=scoping.writable_municipalities, required=False,
         help_text="A municipality where you are a consultant; defaults to yours when you are in exactly one.",
     )
-    time_limit_seconds = serializers.FloatField(min_value=1, max_value=600, default=30.0)
+    time_limit_seconds = serializers.FloatField(
+        min_value=MIN_TIME_LIMIT, max_value=MAX_TIME_LIMIT, default=30.0,
+        # The service's words, in the request's language when the error is shown.
+        error_messages={"min_value": _TIME_LIMIT_MESSAGE, "max_value": _TIME_LIMIT_MESSAGE},
+    )
 
 
 class ProposalSerializer(serializers.ModelSerializer):
@@ -99,7 +110,10 @@ class ProposalSerializer(serializers.ModelSerializer):
 
 
 class RejectSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why the proposal does not fit (kept for learning).")
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the proposal does not fit (kept for learning).",
+        error_messages={"required": _REJECT_REASON_MESSAGE, "blank": _REJECT_REASON_MESSAGE},
+    )
 
 
 class OverrideSerializer(serializers.Serializer):

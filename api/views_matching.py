@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -67,7 +68,7 @@ class MatchingRunViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
         if municipality is None:
             mine = list(scoping.writable_municipalities(request.user))
             if len(mine) != 1:
-                raise ValidationError({"municipality": ["Name the municipality to match."]})
+                raise ValidationError({"municipality": [_("Name the municipality to match.")]})
             municipality = mine[0]
         run = matching.start_matching_run(
             municipality=municipality, by=request.user, now=timezone.now(),

@@ -42,6 +42,13 @@ _PROGRESS = {
 }
 _SOLVING_PREFIX, _SOLVING_MIDDLE, _SOLVING_SUFFIX = "Solving ", " needs × ", " providers"
 
+# A run's error is technical (an exception's text) and stays as stored, except the one the service
+# writes itself for a run whose worker vanished: that one a consultant can act on.
+STALE_RUN_ERROR = "The run's worker stopped before it finished."
+_RUN_ERRORS = {
+    STALE_RUN_ERROR: gettext_lazy("The run stopped before it finished: the program doing the work was interrupted."),
+}
+
 
 def solving_message(*, needs: int, providers: int) -> str:
     """The progress message while solving, in the service's (English) words."""
@@ -59,6 +66,11 @@ def progress_text(message: str) -> str:
                 "needs": needs, "providers": providers,
             }
     return message
+
+
+def run_error_text(error: str) -> str:
+    """A run's stored error in the active language where it is one of the service's own; else as stored."""
+    return str(_RUN_ERRORS[error]) if error in _RUN_ERRORS else error
 
 
 # --- Names ------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ class RejectForm(DomainErrorForm):
     reason = forms.CharField(
         label=_("Why is the proposal rejected?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The provider will not be proposed for this need again."),
+        # The service's words (scheduler.services.matching.reject_reason_message), not a bare "required".
+        error_messages={"required": _("Say why the proposal is rejected.")},
     )
 
 

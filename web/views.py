@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scheduler.models import ACTIVE_RUN_STATUSES, MatchingRun, Proposal, ProposalStatus, UnmatchedNeed
-from scheduler.reason_text import names_for, reason_texts
+from scheduler.reason_text import names_for, reason_texts, run_error_text
 from scheduler.services import matching
 from support.errors import DomainError
 from support.models import NeedStatus, Placement, Provider, SupportNeed
@@ -219,6 +219,7 @@ def _render_run(request, run: MatchingRun, *, failed_form=None, failed_proposal_
         "pending_count": sum(1 for r in rows if r.is_pending),
         "unmatched": unmatched,
         "progress_text": progress_message(run.progress_message),
+        "error_text": run_error_text(run.error),
         "is_active": run.status in ACTIVE_RUN_STATUSES,
         "gap_percent": run.gap * 100 if run.gap is not None else None,
     }

@@ -12,6 +12,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from scheduler.instance_export import NO_COORDINATES, build_instance, key_to_pk, need_key, provider_key
 from scheduler.matching_adapter import check_pair, solve_document
@@ -23,7 +24,7 @@ from scheduler.models import (
     RunStatus,
     UnmatchedNeed,
 )
-from scheduler.reason_text import names_for, pair_refusal, solving_message
+from scheduler.reason_text import STALE_RUN_ERROR, names_for, pair_refusal, solving_message
 from support import audit
 from support.errors import Conflict, DomainError
 from support.models import Municipality, NeedStatus, Provider, SupportNeed
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 
 # A run still "running" this long after its time limit lost its worker (killed, machine restarted).
 STALE_AFTER = dt.timedelta(minutes=10)
+MIN_TIME_LIMIT, MAX_TIME_LIMIT = 1, 600  # seconds the solver may search
+
+
+def time_limit_message() -> str:
+    """What is wrong with a time limit out of range, in the active language (the API says it too)."""
+    return _("The time limit must be between %(min)s and %(max)s seconds.") % {
+        "min": MIN_TIME_LIMIT, "max": MAX_TIME_LIMIT,
+    }
 
 
 # --- Starting and executing runs -------------------------------------------------------------------------
@@ -41,8 +50,9 @@ def start_matching_run(
     *, municipality: Municipality, by, now: dt.datetime, time_limit_seconds: float = 30.0
 ) -> MatchingRun:
     """Queue a matching run for the municipality; a second run while one is active is refused."""
-    if not 1 <= time_limit_seconds <= 600:
-        raise DomainError("The time limit must be between 1 and 600 seconds.", fields={"time_limit_seconds": ["range"]})
+    if not MIN_TIME_LIMIT <= time_limit_seconds <= MAX_TIME_LIMIT:
+        message = time_limit_message()
+        raise DomainError(message, fields={"time_limit_seconds": [message]})
     _fail_stale_runs(municipality=municipality, now=now)
     try:
         with transaction.atomic():
@@ -54,11 +64,13 @@ def start_matching_run(
             transaction.on_commit(lambda: _enqueue(run.pk))
     except IntegrityError:
         active = MatchingRun.objects.filter(municipality=municipality, status__in=ACTIVE_RUN_STATUSES).first()
-        who = active.started_by.username if active and active.started_by else "someone"
+        who = active.started_by.username if active and active.started_by else _("someone")
         when = timezone.localtime(active.created_at).strftime("%H:%M") if active else "?"
         raise Conflict(
-            f"A matching run for {municipality.name} is already in progress (started {when} by {who}). "
-            "Wait for it to finish.",
+            _(
+                "A matching run for %(municipality)s is already in progress (started %(time)s by %(person)s). "
+                "Wait for it to finish."
+            ) % {"municipality": municipality.name, "time": when, "person": who},
             code="run_in_progress",
         ) from None
     return run
@@ -75,7 +87,7 @@ def _fail_stale_runs(*, municipality: Municipality, now: dt.datetime) -> None:
         started = run.started_at or run.created_at
         if now - started > dt.timedelta(seconds=run.time_limit_seconds) + STALE_AFTER:
             MatchingRun.objects.filter(pk=run.pk, status=run.status).update(
-                status=RunStatus.FAILED, finished_at=now, error="The run's worker stopped before it finished."
+                status=RunStatus.FAILED, finished_at=now, error=STALE_RUN_ERROR
             )
 
 
@@ -166,10 +178,11 @@ def _locked_pending(proposal: Proposal) -> Proposal:
     locked = Proposal.objects.select_for_update().select_related("need", "provider").get(pk=proposal.pk)
     if locked.status != ProposalStatus.PENDING:
         raise Conflict(
-            f"This proposal was already decided ({locked.get_status_display().lower()}).", code="already_decided"
+            _("This proposal was already decided (%(decision)s).") % {"decision": locked.get_status_display().lower()},
+            code="already_decided",
         )
     if locked.need.status not in (NeedStatus.OPEN, NeedStatus.PROPOSED):
-        raise Conflict("The need is no longer waiting for a provider.", code="need_not_open")
+        raise Conflict(_("The need is no longer waiting for a provider."), code="need_not_open")
     return locked
 
 
@@ -185,10 +198,16 @@ def accept_proposal(*, proposal: Proposal, by, now: dt.datetime) -> Proposal:
     return locked
 
 
+def reject_reason_message() -> str:
+    """What a rejection without a reason is told, in the active language (the forms say it too)."""
+    return _("Say why the proposal is rejected.")
+
+
 def reject_proposal(*, proposal: Proposal, reason: str, by, now: dt.datetime) -> Proposal:
     """Reject with a reason; the pair is excluded from later runs."""
     if not reason.strip():
-        raise DomainError("Say why the proposal is rejected.", fields={"reason": ["This field is required."]})
+        message = reject_reason_message()
+        raise DomainError(message, fields={"reason": [message]})
     with transaction.atomic():
         locked = _locked_pending(proposal)
         locked.need.excluded_providers.add(locked.provider)

@@ -81,9 +81,37 @@ def test_a_run_cannot_be_started_in_another_municipality(world, client_for):
 
 def test_second_run_answers_409_with_a_clear_message(world, client_for):
     MatchingRun.objects.create(municipality=world.aarhus, status=RunStatus.RUNNING, started_at=timezone.now())
-    response = client_for(world.consultant).post("/api/v1/matching-runs/", {}, format="json")
-    assert response.status_code == 409
+    client = client_for(world.consultant)
+    response = client.post("/api/v1/matching-runs/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "run_in_progress"
     assert "already in progress" in response.json()["error"]["message"]
+    # Without Accept-Language the API speaks the service's default language, Danish.
+    danish = client.post("/api/v1/matching-runs/", {}, format="json")
+    assert danish.status_code == 409
+    assert danish.json()["error"]["message"].startswith("Der kører allerede en matchkørsel for Aarhus")
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "between 1 and 600 seconds"), ("da", "mellem 1 og 600 sekunder")])
+@pytest.mark.parametrize("limit", [0, 601])
+def test_time_limit_out_of_range_is_refused_in_the_requests_language(world, client_for, language, words, limit):
+    response = client_for(world.consultant).post(
+        "/api/v1/matching-runs/", {"time_limit_seconds": limit}, format="json", HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert response.status_code == 400
+    assert words in response.json()["error"]["fields"]["time_limit_seconds"][0]
+    assert not MatchingRun.objects.exists()
+
+
+def test_municipality_must_be_named_by_a_consultant_of_several(world, client_for):
+    from support.models import Membership
+
+    Membership.objects.create(user=world.consultant, municipality=world.odense, role="consultant")
+    client = client_for(world.consultant)
+    danish = client.post("/api/v1/matching-runs/", {}, format="json", HTTP_ACCEPT_LANGUAGE="da")
+    assert danish.status_code == 400
+    assert danish.json()["error"]["fields"]["municipality"] == ["Angiv, hvilken kommune kørslen gælder."]
+    english = client.post("/api/v1/matching-runs/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["error"]["fields"]["municipality"] == ["Name the municipality to match."]
 
 
 def test_decided_proposal_answers_409(world, run_with_proposal, client_for):
@@ -92,13 +120,22 @@ def test_decided_proposal_answers_409(world, run_with_proposal, client_for):
     assert client.post(f"/api/v1/proposals/{proposal.pk}/accept/").status_code == 200
     again = client.post(f"/api/v1/proposals/{proposal.pk}/reject/", {"reason": "x"}, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_decided"
+    assert again.json()["error"]["message"] == "Der er allerede taget stilling til forslaget (accepteret)."
+    english = client.post(f"/api/v1/proposals/{proposal.pk}/reject/", {"reason": "x"}, format="json",
+                          HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["error"]["message"] == "This proposal was already decided (accepted)."
 
 
 def test_reject_needs_a_reason(world, run_with_proposal, client_for):
     _run, proposal = run_with_proposal
     client = client_for(world.consultant)
     response = client.post(f"/api/v1/proposals/{proposal.pk}/reject/", {}, format="json")
-    assert response.status_code == 400 and "reason" in response.json()["error"]["fields"]
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["reason"] == ["Skriv, hvorfor forslaget afvises."]
+    blank = client.post(f"/api/v1/proposals/{proposal.pk}/reject/", {"reason": "  "}, format="json",
+                        HTTP_ACCEPT_LANGUAGE="en")
+    assert blank.status_code == 400
+    assert blank.json()["error"]["fields"]["reason"] == ["Say why the proposal is rejected."]
     ok = client.post(f"/api/v1/proposals/{proposal.pk}/reject/", {"reason": "Kender familien"}, format="json")
     assert ok.status_code == 200 and ok.json()["status"] == "rejected"
     assert SupportNeed.objects.get(pk=proposal.need_id).status == NeedStatus.OPEN

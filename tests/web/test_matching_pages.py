@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
@@ -64,8 +66,26 @@ def test_second_run_while_one_is_active_shows_the_conflict(consultant, world, dj
     response = start_run(consultant, django_capture_on_commit_callbacks)
     assert response.status_code == 409
     text = text_of(response)
-    assert "already in progress" in text and "teamleder" in text
+    assert "Der kører allerede en matchkørsel for Aarhus" in text and "af teamleder" in text
+    assert "Vent, til den er færdig." in text and "already in progress" not in text
+    english = consultant.post("/workspace/matching/", {"municipality": world.aarhus.pk}, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 409
+    assert "already in progress" in text_of(english) and "by teamleder" in text_of(english)
     assert MatchingRun.objects.filter(municipality=world.aarhus).count() == 1
+
+
+def test_run_whose_worker_vanished_says_so_in_the_pages_language(
+    consultant, world, django_capture_on_commit_callbacks
+):
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    stale = MatchingRun.objects.create(municipality=world.aarhus, status=RunStatus.RUNNING, started_at=long_ago)
+    assert start_run(consultant, django_capture_on_commit_callbacks).status_code == 302  # the stale run gives way
+    stale.refresh_from_db()
+    assert stale.status == RunStatus.FAILED
+    danish = text_of(consultant.get(f"/workspace/matching/{stale.pk}/"))
+    assert "Kørslen stoppede, før den var færdig" in danish and "worker stopped" not in danish
+    english = text_of(consultant.get(f"/workspace/matching/{stale.pk}/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert "The run stopped before it finished" in english
 
 
 def test_active_run_page_polls_until_done(consultant, world):
@@ -96,7 +116,10 @@ def test_accept_assigns_the_provider(consultant, world, done_run):
 
     again = consultant.post(url)  # a second click, or a colleague who was quicker
     assert again.status_code == 409
-    assert "already decided" in text_of(again)
+    assert "Der er allerede taget stilling til forslaget (accepteret)." in text_of(again)
+    english = consultant.post(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 409
+    assert "This proposal was already decided (accepted)." in text_of(english)
 
 
 def test_reject_needs_a_reason(consultant, done_run):
@@ -106,6 +129,9 @@ def test_reject_needs_a_reason(consultant, done_run):
     assert refused.status_code == 400
     html = refused.content.decode()
     assert 'aria-invalid="true"' in html and "<details class=\"decision__more\" open>" in html
+    assert "Skriv, hvorfor forslaget afvises." in text_of(refused)
+    english = consultant.post(url, {f"p{proposal.pk}r-reason": ""}, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 400 and "Say why the proposal is rejected." in text_of(english)
     # The language switch on this re-render returns to the run, not to the POST-only URL.
     assert f'name="next" value="/workspace/matching/{done_run.pk}/"' in html
     assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.PENDING
