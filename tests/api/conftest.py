@@ -72,7 +72,10 @@ def _need(placement, by) -> SupportNeed:
 
 @pytest.fixture
 def api_world(world) -> ApiWorld:
-    w = world
+    return build_api_world(world)
+
+
+def build_api_world(w: World) -> ApiWorld:
     odense_team = Team.objects.create(municipality=w.odense, name="Familieplejen Syd")
     other_child = Child.objects.create(municipality=w.aarhus, display_name="Demo-barn B.", birth_date=dt.date(2016, 2, 3))
     other_placement = Placement.objects.create(

@@ -62,7 +62,11 @@ def frozen():
 
 @pytest.fixture
 def sessions_world(api_world, frozen) -> SessionsWorld:
-    a = api_world
+    return build_sessions_world(api_world)
+
+
+def build_sessions_world(a: ApiWorld) -> SessionsWorld:
+    """The series and meetings, made at NOW (the caller freezes the clock there)."""
     w = a.w
     propose = lambda need, by: sessions.confirm_series(  # noqa: E731
         series=sessions.propose_series(need=need, by=by, now=NOW, months=MONTHS), by=by, now=NOW

@@ -15,6 +15,19 @@ from rest_framework.views import APIView
 from api.exceptions import exception_handler
 from support.errors import Conflict, DomainError, NotFoundInScope
 from tests.api.test_permissions import create_payloads
+from tests.conftest import build_world
+from tests.module_data import built_once, fresh_copy
+
+
+@pytest.fixture(scope="module")
+def _world_once(request, django_db_setup, django_db_blocker):
+    """The tests send bad input at the named world; what gets through is rolled back: built once for the module."""
+    yield from built_once(request, django_db_blocker, build_world)
+
+
+@pytest.fixture
+def world(_world_once, request, db):
+    return fresh_copy(_world_once, request)
 
 
 def error_of(response) -> dict:

@@ -14,13 +14,15 @@ import datetime as dt
 import json
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from scheduler.models import SessionOccurrence, SessionSeries
 from support.models import HouseholdKind, ProviderAbsence
-from tests.api.conftest import ROLES
-from tests.api.sessions_world import assign, frozen, sessions_world  # noqa: F401  (fixtures)
-from tests.conftest import make_household
+from tests.api.conftest import ROLES, build_api_world
+from tests.api.sessions_world import assign, build_sessions_world, frozen  # noqa: F401  (fixtures)
+from tests.conftest import build_world, make_household
+from tests.module_data import built_once, fresh_copy
 from tests.sessions.helpers import NOW, add_placement, add_provider, local
 
 SERIES_KEYS = ("own", "other_home", "birth", "odense")
@@ -55,6 +57,23 @@ VISIBLE = {
 }
 WRITER = {**dict.fromkeys((*SERIES_KEYS, *MEETING_KEYS), "consultant"), "odense": "other_consultant",
           "odense_meeting": "other_consultant"}
+
+
+@pytest.fixture(scope="module")
+def _sessions_world_once(request, django_db_setup, django_db_blocker):
+    """The tables read the world and roll back what they write: built once for the module."""
+
+    def build():
+        a = build_api_world(build_world())
+        with time_machine.travel(NOW, tick=False):
+            return build_sessions_world(a)
+
+    yield from built_once(request, django_db_blocker, build)
+
+
+@pytest.fixture
+def sessions_world(_sessions_world_once, request, db, frozen):
+    return fresh_copy(_sessions_world_once, request)
 
 
 def url(endpoint: str, pk=None, action: str | None = None) -> str:

@@ -11,13 +11,21 @@ them (team leads get the aggregate); birth parents and providers get none either
 from __future__ import annotations
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from support.models import Alert, AuditEntry, Membership, Milestone, RiskScore
 from support.roles import Role
-from tests.api.conftest import ROLES
-from tests.api.wellbeing_world import SECRET, frozen, rows, wb  # noqa: F401  (fixtures)
-from tests.conftest import make_user
+from tests.api.conftest import ROLES, build_api_world
+from tests.api.wellbeing_world import (  # noqa: F401  (fixtures)
+    NOW,
+    SECRET,
+    build_wellbeing_world,
+    frozen,
+    rows,
+)
+from tests.conftest import build_world, make_user
+from tests.module_data import built_once, fresh_copy
 
 SIGNALS = ["checkin", "sdq-score", "school-absence", "incident", "child-view", "goal", "goal-measurement"]
 CONSULTANT_ONLY = ["risk-score", "score-assessment", "alert"]
@@ -39,6 +47,23 @@ VISIBLE: dict[str, dict[str, set[str]]] = {
 }
 LEDGERS = ["own_ledger", "other_ledger", "odense_ledger"]
 OBJECT_KEYS = {endpoint: [*KEYS, *LEDGERS] if endpoint == "milestone" else KEYS for endpoint in VISIBLE}
+
+
+@pytest.fixture(scope="module")
+def _wb_once(request, django_db_setup, django_db_blocker):
+    """The tables only read the records (a test's writes are rolled back): built once for the module."""
+
+    def build():
+        a = build_api_world(build_world())
+        with time_machine.travel(NOW, tick=False):
+            return build_wellbeing_world(a)
+
+    yield from built_once(request, django_db_blocker, build)
+
+
+@pytest.fixture
+def wb(_wb_once, request, db, frozen):
+    return fresh_copy(_wb_once, request)
 
 
 def url(endpoint: str, pk=None) -> str:

@@ -80,7 +80,11 @@ def record_everything(a: ApiWorld, placement: Placement, key: str) -> None:
 
 @pytest.fixture
 def wb(api_world, frozen) -> WellbeingWorld:
-    a = api_world
+    return build_wellbeing_world(api_world)
+
+
+def build_wellbeing_world(a: ApiWorld) -> WellbeingWorld:
+    """The records, made at NOW (the caller freezes the clock there)."""
     placements = {"own": a.w.placement, "other_household": a.other_placement, "odense": a.w.odense_placement}
     for key, placement in placements.items():
         record_everything(a, placement, key)
