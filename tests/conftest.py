@@ -73,6 +73,11 @@ def make_household(municipality, name, kind=HouseholdKind.FOSTER, **extra) -> Ho
 
 @pytest.fixture
 def world(db) -> World:
+    return build_world()
+
+
+def build_world() -> World:
+    """The named world's rows (for fixtures that build it once per module: tests/module_data.py)."""
     # Transactional tests flush the database, data migrations included; put the reference rows back.
     if not Service.objects.exists():
         from support.models import Competence
@@ -146,3 +151,16 @@ def _staff_sessions_pass_two_factor(monkeypatch):
     from tests.security.otp import patch_test_clients
 
     patch_test_clients(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language (Danish). A request in English leaves English
+    active in the thread (LocaleMiddleware activates per request and does not switch back), which
+    would make a later test's gettext read English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
