@@ -3,6 +3,11 @@
 A request's ID comes from X-Request-ID when a proxy sets a sane one, else a new one; it is
 returned in the response header and added to every log record written while serving it.
 Log lines carry ids and codes, never personal data: no names, CPR numbers or free text.
+
+Paths are logged as the client sent them only where that is safe: a path segment is kept when
+it is a literal word of one of our URL patterns ("api", "calendar-feeds") or a number (an id);
+anything else a client put there (a name typed into a URL, a token) becomes ``<x>``, in the
+access log and in Django's own "Not Found: <path>" lines.
 """
 
 from __future__ import annotations
@@ -13,11 +18,18 @@ import logging
 import re
 import time
 import uuid
+from functools import cache
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Tokens in URLs (calendar feeds, API tokens) are cut from logged paths.
 _SECRET_PATH = re.compile(r"(/cal/)[^/?#]+")
+# Ids: up to nine digits (a ten-digit run could be a CPR number written without its dash).
+_NUMBER = re.compile(r"^\d{1,9}$")
+# Literal words in URL patterns: route text outside <converters>, runs of URL characters in regexes.
+_CONVERTER = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+REDACTED_SEGMENT = "<x>"
 
 access_log = logging.getLogger("plejenet.access")
 
@@ -31,8 +43,11 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
+        if record.name.startswith("django.") and isinstance(record.args, tuple):
+            # "Not Found: %s" and friends: the path argument, cleaned like the access log's.
+            record.args = tuple(safe_path(a) if isinstance(a, str) and a.startswith("/") else a for a in record.args)
         message = record.getMessage()
-        cleaned = safe_path(message)
+        cleaned = _SECRET_PATH.sub(r"\1<token>", message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
@@ -57,7 +72,38 @@ class JsonFormatter(logging.Formatter):
 
 
 def safe_path(path: str) -> str:
-    return _SECRET_PATH.sub(r"\1<token>", path)
+    """The path with feed tokens cut and every segment that is neither one of our URL words nor
+    a number replaced by <x>."""
+    path = _SECRET_PATH.sub(r"\1<token>", path)
+    known = url_words()
+    return "/".join(
+        segment if not segment or segment in known or segment == "<token>" or _NUMBER.match(segment)
+        else REDACTED_SEGMENT
+        for segment in path.split("/")
+    )
+
+
+@cache
+def url_words() -> frozenset[str]:
+    """Every literal word of the project's URL patterns (computed once per process)."""
+    from django.conf import settings
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    words: set[str] = set()
+
+    def walk(patterns) -> None:
+        for entry in patterns:
+            text = _CONVERTER.sub("/", str(entry.pattern))
+            words.update(_WORD.findall(text))
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns)
+            elif not isinstance(entry, URLPattern):  # pragma: no cover - Django has only these two
+                continue
+
+    walk(get_resolver().url_patterns)
+    static = getattr(settings, "STATIC_URL", "") or ""
+    words.update(_WORD.findall(static))
+    return frozenset(words)
 
 
 class RequestIdMiddleware:

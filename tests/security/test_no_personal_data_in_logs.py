@@ -40,9 +40,13 @@ def test_a_demo_name_is_caught_and_the_test_that_logged_it_is_named(log_guard, r
     assert {f.test for f in found} == {request.node.nodeid}
 
 
-def test_a_cpr_number_in_a_requested_path_is_caught_in_the_json_access_log(db, log_guard):
+def test_a_cpr_number_in_a_json_access_log_line_is_caught(db, log_guard):
+    # Requested paths are cleaned before they are logged (config.observability.safe_path): the
+    # number never gets there that way. Should any code log one, the guard sees it.
     since = log_guard.mark()
     Client().get("/api/v1/children/010203-1234/")
+    assert log_guard.take_findings(since=since) == []
+    logging.getLogger("plejenet.access").info("request", extra={"path": "/api/v1/children/010203-1234/"})
     found = log_guard.take_findings(since=since)
     access_lines = [f for f in found if '"logger": "plejenet.access"' in f.line]
     assert access_lines and access_lines[0].value == "010203-1234"
