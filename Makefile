@@ -18,8 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	@DEMO_PORT=$(DEMO_PORT) bash scripts/demo.sh
 
+# Two processes (one per core), each with its own test database and Redis database; a module
+# stays on one process, so its once-per-module data and servers are built once.
+# TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The API fuzzed harder than in `make test`: more examples, schemathesis' coverage phase on.
 FUZZ_EXAMPLES ?= 40

@@ -141,6 +141,15 @@ IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured(f"REDIS_URL: expected redis://host:port/db, got scheme {urlparse(REDIS_URL).scheme!r}")
+if REDIS_URL and TESTING and env_str("PYTEST_XDIST_WORKER"):
+    # `make test` runs the suite in parallel processes (pytest-xdist), each with its own test
+    # database; each also gets its own Redis database, so one's cache clears and queues never
+    # reach another's (gw0 keeps the configured one, gw1 the one below it, and so on).
+    _redis = urlparse(REDIS_URL)
+    if _redis.scheme in {"redis", "rediss"}:
+        _worker = int(env_str("PYTEST_XDIST_WORKER").removeprefix("gw") or 0)
+        _base = int(_redis.path.strip("/") or 0)
+        REDIS_URL = _redis._replace(path=f"/{(_base - _worker) % 16}").geturl()
 
 Q_CLUSTER = {
     "name": "plejenet",

@@ -30,6 +30,49 @@ TODAY = dt.date(2026, 11, 2)
 # Reads every log line of the session and fails the run on names, CPR-like numbers or tokens in them.
 pytest_plugins = ["tests.log_guard"]
 
+_FLUSHING_FIXTURES = {"transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+def _flushes_database(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    return transactional or bool(_FLUSHING_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Put back the rows the data migrations made after a test that empties every table.
+
+    A transactional test ends with a flush, which also removes the reference data and the
+    django-q2 schedules that migrating created. Run alone, pytest-django orders those tests
+    last; `make test` runs modules in parallel processes (pytest-xdist), where a module that
+    flushes can run before others in the same process. Restoring the rows keeps every test
+    starting from a migrated database, whatever ran before it.
+    """
+    # After the session's last test the test databases are gone as well: nothing to restore.
+    flushes = _flushes_database(item) and nextitem is not None
+    result = yield
+    if flushes:
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            _restore_migrated_rows()
+    return result
+
+
+def _restore_migrated_rows() -> None:
+    from calendars.tasks import ensure_schedules as ensure_delivery_schedule
+    from scheduler.tasks_sessions import ensure_schedules as ensure_horizon_schedule
+    from support.models import Competence
+    from support.reference_data import install
+    from support.wellbeing.tasks import ensure_schedules as ensure_wellbeing_schedules
+
+    if not Service.objects.exists():
+        install(Service, Competence)
+    ensure_delivery_schedule()
+    ensure_horizon_schedule()
+    ensure_wellbeing_schedules()
+
 
 @dataclass
 class World:

@@ -13,6 +13,9 @@ logger that does not propagate to it (django-q's), and the access log is switche
 Any match fails the run at the end, with the test that logged it and the line. A test that logs
 such a value on purpose takes its findings back with `log_guard.take_findings(since=...)`
 (tests/security/test_no_personal_data_in_logs.py does, to prove the detector catches each kind).
+
+Under pytest-xdist (`make test`) each worker process reads its own lines and hands its findings
+to the controller, which reports them and fails the run.
 """
 
 from __future__ import annotations
@@ -234,10 +237,26 @@ def pytest_runtest_logstart(nodeid, location):
             access.setLevel(logging.INFO)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """Under pytest-xdist (`make test`), the controller gathers what each worker's guard found."""
+    report = getattr(node, "workeroutput", {}).get("log_guard")
+    if _guard is None or report is None:
+        return
+    _guard.lines_read += report["lines_read"]
+    _guard.findings.extend(Finding(*finding) for finding in report["findings"])
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     if _guard is None:
         return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the findings to the controller, which fails the run
+        workeroutput["log_guard"] = {
+            "lines_read": _guard.lines_read,
+            "findings": [(f.test, f.kind, f.value, f.line) for f in _guard.findings],
+        }
     _guard.current_test = "(session end)"
     _detach(_guard)
     for undo in _undo:

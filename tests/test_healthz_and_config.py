@@ -73,3 +73,22 @@ def test_unreachable_redis_fails_at_start_up_naming_the_setting():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "REDIS_URL: cannot connect" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # `make test` runs pytest-xdist workers: each gets a Redis database of its own.
+        ({"PLEJENET_TESTING": "1", "PYTEST_XDIST_WORKER": "gw0"}, "redis://127.0.0.1:6379/15 redis://127.0.0.1:6379/15"),
+        ({"PLEJENET_TESTING": "1", "PYTEST_XDIST_WORKER": "gw1"}, "redis://127.0.0.1:6379/14 redis://127.0.0.1:6379/14"),
+        # Outside tests the variable means nothing: the configured database is used.
+        ({"PYTEST_XDIST_WORKER": "gw1"}, "redis://127.0.0.1:6379/15 redis://127.0.0.1:6379/15"),
+    ],
+)
+def test_each_parallel_test_process_gets_its_own_redis_database(env, expected):
+    script = (
+        "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings');"
+        "from django.conf import settings; print(settings.Q_CLUSTER['redis'], settings.CACHES['default']['LOCATION'])"
+    )
+    result = run(["-c", script], REDIS_URL="redis://127.0.0.1:6379/15", **env)
+    assert result.stdout.strip() == expected, result.stderr[-2000:]
