@@ -60,7 +60,10 @@ class MatchingRunViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     @extend_schema(
         request=MatchingRunStartSerializer, responses={201: MatchingRunSerializer},
         summary="Start a matching run for a municipality",
-        description="Runs in the background; poll the run for progress. 409 while another run is in progress.",
+        description=(
+            "Runs in the background; poll the run for progress. 409 while another run is in progress; 503 "
+            "when the task queue cannot be reached (the run is then kept as failed, and may be started again)."
+        ),
     )
     def create(self, request, *args, **kwargs):
         data = self.validated(MatchingRunStartSerializer)

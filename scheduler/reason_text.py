@@ -45,8 +45,12 @@ _SOLVING_PREFIX, _SOLVING_MIDDLE, _SOLVING_SUFFIX = "Solving ", " needs × ", " 
 # A run's error is technical (an exception's text) and stays as stored, except the one the service
 # writes itself for a run whose worker vanished: that one a consultant can act on.
 STALE_RUN_ERROR = "The run's worker stopped before it finished."
+QUEUE_DOWN_ERROR = "The task queue could not be reached, so the run never started."
 _RUN_ERRORS = {
     STALE_RUN_ERROR: gettext_lazy("The run stopped before it finished: the program doing the work was interrupted."),
+    QUEUE_DOWN_ERROR: gettext_lazy(
+        "The run never started: the task queue could not be reached. Start it again in a moment."
+    ),
 }
 
 

@@ -30,3 +30,10 @@ class Conflict(DomainError):
 class NotFoundInScope(DomainError):
     status = 404
     code = "not_found"
+
+
+class ServiceUnavailable(DomainError):
+    """Something the request needs (the task queue, say) cannot be reached right now; nothing was lost."""
+
+    status = 503
+    code = "unavailable"

@@ -24,9 +24,9 @@ from scheduler.models import (
     RunStatus,
     UnmatchedNeed,
 )
-from scheduler.reason_text import STALE_RUN_ERROR, names_for, pair_refusal, solving_message
+from scheduler.reason_text import QUEUE_DOWN_ERROR, STALE_RUN_ERROR, names_for, pair_refusal, solving_message
 from support import audit
-from support.errors import Conflict, DomainError
+from support.errors import Conflict, DomainError, ServiceUnavailable
 from support.models import Municipality, NeedStatus, Provider, SupportNeed
 
 log = logging.getLogger(__name__)
@@ -73,13 +73,28 @@ def start_matching_run(
             ) % {"municipality": municipality.name, "time": when, "person": who},
             code="run_in_progress",
         ) from None
+    run.refresh_from_db(fields=["status", "error"])
+    if run.status == RunStatus.FAILED and run.error == QUEUE_DOWN_ERROR:
+        raise ServiceUnavailable(
+            _("The matching run could not start: the task queue cannot be reached. Try again in a moment."),
+            code="queue_unavailable",
+        )
     return run
 
 
 def _enqueue(run_id: int) -> None:
+    """Hand the run to django-q2 (after the commit). With the broker down the run is marked failed
+    at once, with a reason the consultant can act on: left queued it would block the municipality's
+    next run until it counted as stale."""
     from django_q.tasks import async_task
 
-    async_task("scheduler.tasks.run_matching", run_id, task_name=f"matching-run-{run_id}")
+    try:
+        async_task("scheduler.tasks.run_matching", run_id, task_name=f"matching-run-{run_id}")
+    except Exception as exc:
+        log.warning("matching run %s could not be queued: %s", run_id, exc.__class__.__name__)
+        MatchingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(), error=QUEUE_DOWN_ERROR, progress_message="Failed"
+        )
 
 
 def _fail_stale_runs(*, municipality: Municipality, now: dt.datetime) -> None:

@@ -162,3 +162,19 @@ def test_override_with_a_provider_breaking_a_rule_answers_409(world, run_with_pr
         f"/api/v1/proposals/{proposal.pk}/override/", {"provider": odense_only.pk}, format="json"
     )
     assert hidden.status_code == 400 and "provider" in hidden.json()["error"]["fields"]
+
+
+def test_with_the_queue_down_starting_a_run_answers_503_and_says_why(transactional_db, request, client_for, monkeypatch):
+    from django_q.conf import Conf
+
+    world = request.getfixturevalue("world")
+    for name, value in {"SYNC": False, "ORM": None, "DJANGO_REDIS": None, "REDIS": "redis://127.0.0.1:1/0"}.items():
+        monkeypatch.setattr(Conf, name, value)  # a real broker, nothing listening on port 1
+    response = client_for(world.consultant).post("/api/v1/matching-runs/", {}, format="json")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "queue_unavailable"
+    assert "opgavekøen" in response.json()["error"]["message"]
+    run = MatchingRun.objects.get()
+    assert run.status == RunStatus.FAILED
+    body = client_for(world.consultant).get(f"/api/v1/matching-runs/{run.pk}/").json()
+    assert body["status"] == "failed"

@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from scheduler.instance_export import build_instance, provider_key
 from scheduler.matching import parse_instance
 from scheduler.models import MatchingRun, Proposal, ProposalStatus, RunStatus, UnmatchedNeed
+from scheduler.reason_text import run_error_text
 from scheduler.services import matching
 from support import services
 from support.errors import Conflict, DomainError
@@ -228,3 +229,36 @@ def test_capacity_used_by_accepted_assignment_counts_in_next_run(world, django_c
     assert not Proposal.objects.filter(run=second).exists()
     reasons = UnmatchedNeed.objects.get(run=second).reasons
     assert any(f"P{world.provider.pk} (0 min/week" in r for r in reasons), reasons
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """django-q2 pointed at a Redis where nothing listens (port 1), out of its test-time sync mode:
+    the real broker code meets a real refused connection."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "DJANGO_REDIS", None)
+    monkeypatch.setattr(Conf, "REDIS", "redis://127.0.0.1:1/0")
+
+
+# transactional_db: the run's task is handed over after the commit, as in a request, not at the
+# end of a test's surrounding transaction.
+def test_with_the_queue_down_the_run_fails_at_once_and_does_not_block_the_next(
+    transactional_db, request, broker_down, monkeypatch, caplog
+):
+    world = request.getfixturevalue("world")
+    with translation.override("da"), pytest.raises(DomainError, match="opgavekøen") as err:
+        matching.start_matching_run(municipality=world.aarhus, by=world.consultant, now=NOW)
+    assert (err.value.status, err.value.code) == (503, "queue_unavailable")
+    failed = MatchingRun.objects.get(municipality=world.aarhus)
+    assert failed.status == RunStatus.FAILED and failed.finished_at is not None
+    with translation.override("en"):
+        assert "Start it again" in run_error_text(failed.error)
+    assert any("could not be queued: ConnectionError" in r.getMessage() for r in caplog.records)
+
+    monkeypatch.undo()  # the queue is back: the next start is not refused as "already in progress"
+    run = matching.start_matching_run(municipality=world.aarhus, by=world.consultant, now=NOW)
+    run.refresh_from_db()
+    assert run.pk != failed.pk and run.status == RunStatus.DONE
