@@ -79,6 +79,10 @@ _LAGRANGIAN_SHARE = 0.15
 # the per-provider knapsack relaxation with its repair heuristic) before CP-SAT, and a cap.
 _KNAPSACK_SHARE = 0.3
 _KNAPSACK_MAX_SECONDS = 40.0
+# Part of that phase for the LP-strength prices that seed the knapsack relaxation: they
+# settle within a few seconds even on a national component, the knapsack bound keeps
+# falling for as long as it runs.
+_LP_PRICE_SHARE = 0.1
 # Share of a component's time for CP-SAT on its core (see _solve_core).
 _CORE_SHARE = 0.3
 # Components small enough for CP-SAT whole keep most of their time for it (it is what proves
@@ -248,6 +252,8 @@ def solve(feas: Feasibility, limits: Limits, *, deadline: float, workers: int = 
         if not proven:
             optimal = False
             stats["components_not_proven"] += 1
+            # Where the gap is: pairs, plan value and bound of each component left open.
+            stats.setdefault("open_components", []).append([int(size), int(value), int(max(comp_bound, value))])
 
     if not optimal:
         # A stopped search may leave a need out although a candidate still has room; filling
@@ -406,7 +412,7 @@ def _lagrangian_phase(
         used_minutes=used_load / scale,
         used_cases=used_cases,
         lower=start_value,
-        seconds=0.3 * seconds,
+        seconds=_LP_PRICE_SHARE * seconds,
         need_prices=True,
     )
     left = seconds - (time.monotonic() - started)
