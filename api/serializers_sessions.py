@@ -15,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api import scoping
 from api.serializers import STAFF_ONLY, ScopedPrimaryKeyRelatedField
+from calendars.events import meeting_place
 from scheduler.models import (
     Meeting,
     MeetingKind,
@@ -221,6 +223,10 @@ class MeetingSerializer(serializers.ModelSerializer):
                                    help_text="Why it was cancelled or last moved. " + STAFF_ONLY)
     flag_reason = serializers.CharField(read_only=True, allow_null=True, help_text=STAFF_ONLY)
     online = serializers.SerializerMethodField(help_text="True when the meeting is online (no place).")
+    place_name = serializers.SerializerMethodField(
+        help_text="Where it is held. The birth family is told the address only of a meeting in their own home; "
+                  "otherwise it says that the consultant will tell them."
+    )
     participants = serializers.SerializerMethodField(help_text="Everyone invited; labels for staff and yourself.")
     staff_only = ("placement", "title", "reason", "flag_reason")
 
@@ -238,6 +244,21 @@ class MeetingSerializer(serializers.ModelSerializer):
 
     def get_online(self, obj: Meeting) -> bool:
         return obj.latitude is None
+
+    def get_place_name(self, obj: Meeting) -> str:
+        if obj.latitude is None:
+            return ""
+        scope = _scope(self)
+        if self._staff(obj) or not scope.birth_household_ids:
+            return obj.place_name
+        # Someone in the birth family, unless they are also at this meeting as its foster family or provider.
+        other_part = any(
+            p.household_id in scope.foster_household_ids or p.provider_id in scope.provider_ids
+            for p in obj.participants.all()
+        )
+        if other_part:
+            return obj.place_name
+        return meeting_place(obj, language=(get_language() or "da")[:2], birth_household_ids=scope.birth_household_ids)
 
     @extend_schema_field(ParticipantSerializer(many=True))
     def get_participants(self, obj: Meeting):

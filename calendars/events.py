@@ -5,7 +5,9 @@ Calendars are read by third-party services (Google, Microsoft, Apple), so by def
 says only:
 
 * the kind of session and the provider ("Supervision — Mette K."), or the kind of meeting;
-* where it is (the address, or "Online");
+* where it is (the address, or "Online"), except that birth parents are told the address of a
+  meeting only when it is held in their own home: a foster family's address (or name) is not
+  sent to the child's birth family's calendars and mailboxes, the consultant tells them where;
 * a link to the event in Plejenet, where the people allowed to see more can see it.
 
 Never the child's name, a diagnosis, a risk level, a reason or any other free text. Services
@@ -17,7 +19,7 @@ the meeting's title in its own feed; emails and CalDAV pushes never carry them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from zoneinfo import ZoneInfo
 
 from calendars import ical
@@ -37,6 +39,7 @@ LIVE_SERIES = (SeriesStatus.ACTIVE, SeriesStatus.ENDED)
 WORDS = {
     "da": {
         "online": "Online",
+        "place_withheld": "Sted: oplyses af jeres konsulent",
         "details": "Se detaljer i Plejenet",
         "cancelled": "Aflyst: ",
         "appointment": "Samtale",
@@ -48,6 +51,7 @@ WORDS = {
     },
     "en": {
         "online": "Online",
+        "place_withheld": "Place: your consultant will tell you",
         "details": "Details in Plejenet",
         "cancelled": "Cancelled: ",
         "appointment": "Appointment",
@@ -136,7 +140,22 @@ def series_event(
     )
 
 
-def meeting_text(meeting: Meeting, *, language: str, detailed: bool = False, staff: bool = False) -> ical.EventText:
+def meeting_place(meeting: Meeting, *, language: str, birth_household_ids: Collection[int] | None = None) -> str:
+    """Where the meeting is, as this reader may be told: "Online", the address, or, for a reader from
+    the birth family (`birth_household_ids`: their households) and a meeting not held in one of
+    their homes, that the consultant will tell them."""
+    w = words(language)
+    if meeting.latitude is None:
+        return w["online"]
+    if birth_household_ids is not None and meeting.place_household_id not in set(birth_household_ids):
+        return w["place_withheld"]
+    return meeting.place_name
+
+
+def meeting_text(
+    meeting: Meeting, *, language: str, detailed: bool = False, staff: bool = False,
+    birth_household_ids: Collection[int] | None = None,
+) -> ical.EventText:
     w = words(language)
     summary = w.get(meeting.kind, w[MeetingKind.FOLLOW_UP])
     if staff:
@@ -148,15 +167,21 @@ def meeting_text(meeting: Meeting, *, language: str, detailed: bool = False, sta
         if meeting.title and meeting.title != MeetingKind(meeting.kind).label:
             extra.append(meeting.title)
         extra.append(f"{w['child']}: {child}")
-    location = w["online"] if meeting.latitude is None else meeting.place_name
+    location = meeting_place(meeting, language=language, birth_household_ids=birth_household_ids)
     description, url = _description(language, meeting.uid, extra)
     return ical.EventText(summary=summary, location=location, description=description, url=url)
 
 
-def meeting_event(meeting: Meeting, *, language: str, detailed: bool = False, staff: bool = False) -> ical.SingleEvent:
+def meeting_event(
+    meeting: Meeting, *, language: str, detailed: bool = False, staff: bool = False,
+    birth_household_ids: Collection[int] | None = None,
+) -> ical.SingleEvent:
+    text = meeting_text(
+        meeting, language=language, detailed=detailed, staff=staff, birth_household_ids=birth_household_ids
+    )
     return ical.SingleEvent(
         uid=meeting.uid, sequence=meeting.sequence, tz=ZoneInfo(setting_zone()), start=meeting.start, end=meeting.end,
-        text=meeting_text(meeting, language=language, detailed=detailed, staff=staff), created=meeting.created_at,
+        text=text, created=meeting.created_at,
         last_modified=meeting.updated_at, cancelled=meeting.status == MeetingStatus.CANCELLED,
     )
 

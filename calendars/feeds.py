@@ -45,11 +45,11 @@ from scheduler.models import (
     SessionOccurrence,
     SessionSeries,
 )
-from support.models import Membership
+from support.models import HouseholdKind, Membership
 from support.roles import STAFF_ROLES
 
 # Bump when the rendering changes, so every client fetches the new form once.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: birth families no longer see a foster home as a meeting place
 STAFF_FEEDS = (FeedKind.CONSULTANT, FeedKind.TEAM)
 
 
@@ -225,8 +225,14 @@ def render(feed: Feed, now: dt.datetime, *, milestones: list | None = None) -> b
     meetings = meetings_for(feed, now).order_by("start", "pk")
     if detailed:
         meetings = meetings.select_related("placement__child")
+    # A birth family's feed names a meeting's place only when it is their own home (calendars.events).
+    birth_side = feed.kind == FeedKind.HOUSEHOLD and feed.household.kind == HouseholdKind.BIRTH
+    birth_household_ids = {feed.household_id} if birth_side else None
     for meeting in meetings:
-        event = events.meeting_event(meeting, language=language, detailed=detailed, staff=feed.kind in STAFF_FEEDS)
+        event = events.meeting_event(
+            meeting, language=language, detailed=detailed, staff=feed.kind in STAFF_FEEDS,
+            birth_household_ids=birth_household_ids,
+        )
         components.append(ical.single_component(event, cancelled_prefix=events.words(language)["cancelled"]))
     if feed.kind in (FeedKind.CONSULTANT, FeedKind.HOUSEHOLD):
         items = milestones if milestones is not None else milestones_for(feed, now)

@@ -66,6 +66,9 @@ class Recipient:
     email: str
     name: str = ""
     language: str = "da"
+    # Set for the birth family's people: their households (a meeting's place is named only when it
+    # is one of these; calendars.events.meeting_place).
+    birth_household_ids: frozenset[int] | None = None
 
 
 def _lang(language: str) -> str:
@@ -170,7 +173,7 @@ def series_invitation(series, overrides, *, recipient: Recipient, method: str, n
 def meeting_invitation(meeting, *, recipient: Recipient, method: str, now: dt.datetime) -> dict:
     lang = _lang(recipient.language)
     t = TEXT[lang]
-    event = events.meeting_event(meeting, language=lang)
+    event = events.meeting_event(meeting, language=lang, birth_household_ids=recipient.birth_household_ids)
     if method == "CANCEL":
         event = replace(event, cancelled=True)
     component = ical.single_component(

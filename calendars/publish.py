@@ -30,12 +30,13 @@ from scheduler.models import (
     Meeting,
     MeetingStatus,
     OccurrenceStatus,
+    ParticipantRole,
     SeriesStatus,
     SessionOccurrence,
     SessionSeries,
     ical_utc,
 )
-from support.models import ContactPerson
+from support.models import ContactPerson, HouseholdKind
 
 SERIES_RELATED = ("provider", "household", "host_household", "need__service", "municipality", "child")
 
@@ -67,24 +68,37 @@ def _language(languages) -> str:
     return "en" if languages and languages[0] == "en" else "da"
 
 
+def _birth_side(household) -> frozenset[int] | None:
+    return frozenset({household.pk}) if household.kind == HouseholdKind.BIRTH else None
+
+
 def _household_recipients(households) -> list[Recipient]:
     households = [h for h in households if h is not None]
-    out = [Recipient(h.email, h.name, _language(h.languages)) for h in households if h.email]
-    languages = {h.pk: _language(h.languages) for h in households}
-    contacts = ContactPerson.objects.filter(household_id__in=list(languages)).exclude(email="").order_by("pk")
-    out += [Recipient(c.email, c.name, languages[c.household_id]) for c in contacts]
+    out = [Recipient(h.email, h.name, _language(h.languages), _birth_side(h)) for h in households if h.email]
+    by_pk = {h.pk: h for h in households}
+    contacts = ContactPerson.objects.filter(household_id__in=list(by_pk)).exclude(email="").order_by("pk")
+    out += [
+        Recipient(c.email, c.name, _language(by_pk[c.household_id].languages), _birth_side(by_pk[c.household_id]))
+        for c in contacts
+    ]
     return out
 
 
 def _unique(recipients: list[Recipient]) -> list[Recipient]:
-    seen: set[str] = set()
-    out = []
+    """One recipient per address. An address that is also the birth family's is treated as theirs
+    (told less), and told a meeting's place only for homes that are theirs."""
+    merged: dict[str, Recipient] = {}
     for r in recipients:
         address = r.email.strip().lower()
-        if address and address not in seen:
-            seen.add(address)
-            out.append(Recipient(address, r.name, r.language))
-    return out
+        if not address:
+            continue
+        seen = merged.get(address)
+        if seen is None:
+            merged[address] = Recipient(address, r.name, r.language, r.birth_household_ids)
+        elif r.birth_household_ids is not None:
+            ids = r.birth_household_ids | (seen.birth_household_ids or frozenset())
+            merged[address] = Recipient(address, seen.name, seen.language, ids)
+    return list(merged.values())
 
 
 def series_recipients(series: SessionSeries) -> list[Recipient]:
@@ -99,7 +113,8 @@ def meeting_recipients(meeting: Meeting) -> list[Recipient]:
     people = []
     for p in participants:
         if p.user is not None and p.user.email:
-            people.append(Recipient(p.user.email, p.user.get_full_name() or p.user.username, "da"))
+            birth = frozenset({p.household_id} - {None}) if p.role == ParticipantRole.BIRTH_PARENTS else None
+            people.append(Recipient(p.user.email, p.user.get_full_name() or p.user.username, "da", birth))
         if p.provider is not None and p.provider.email:
             people.append(Recipient(p.provider.email, p.provider.name, _language(p.provider.languages)))
     people += _household_recipients([p.household for p in participants])

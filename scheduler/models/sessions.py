@@ -337,6 +337,10 @@ class Meeting(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     place_name = models.CharField(max_length=200, blank=True)
+    place_household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text=_("The home the meeting is held in. Birth parents see its address only when it is their own."),
+    )
     status = models.CharField(max_length=10, choices=MeetingStatus.choices, default=MeetingStatus.SCHEDULED)
     reason = models.CharField(max_length=300, blank=True, help_text=_("Why it was cancelled or last moved."))
     sequence = models.PositiveIntegerField(default=0)

@@ -277,7 +277,7 @@ def book_meeting(
             municipality_id=placement.municipality_id, placement=placement, kind=kind,
             title=title or MeetingKind(kind).label, start=start, end=end,
             latitude=location.lat if location else None, longitude=location.lon if location else None,
-            place_name=address, created_by=actor(by), created_at=now, updated_at=now,
+            place_name=address, place_household=in_person_at, created_by=actor(by), created_at=now, updated_at=now,
         )
         away = {m.invitee.party for m in missing}
         MeetingParticipant.objects.bulk_create([

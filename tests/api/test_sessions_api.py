@@ -197,3 +197,21 @@ def test_a_dst_week_move_keeps_the_local_time_in_the_answer(api_world, frozen, c
     })
     assert response.status_code == 200, response.content
     assert response.json()["start"] == "2027-03-30T10:00:00+02:00"
+
+
+def test_the_birth_family_reads_a_meeting_without_the_foster_homes_address(world, client_for):
+    from scheduler.services import meetings
+
+    world.foster_home.street, world.foster_home.postcode, world.foster_home.city = "Testvej 7", "8000", "Aarhus C"
+    world.foster_home.save()
+    meeting = meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 11, 10),
+                                    by=world.consultant, now=NOW, in_person_at=world.foster_home, allow_missing=True)
+    path = reverse("api:meeting-detail", args=[meeting.pk])
+    seen = {role: client_for(getattr(world, role)).get(path) for role in ("birth_parent", "foster_parent", "consultant")}
+    assert {role: r.status_code for role, r in seen.items()} == dict.fromkeys(seen, 200)
+    assert seen["birth_parent"].json()["place_name"] == "Sted: oplyses af jeres konsulent"
+    assert "Testvej" not in seen["birth_parent"].content.decode()
+    english = client_for(world.birth_parent).get(path, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["place_name"] == "Place: your consultant will tell you"
+    assert seen["foster_parent"].json()["place_name"] == "Testvej 7, 8000 Aarhus C"
+    assert seen["consultant"].json()["place_name"] == "Testvej 7, 8000 Aarhus C"

@@ -369,3 +369,27 @@ def test_a_feed_is_rendered_once_per_etag_for_clients_that_never_ask_conditional
         publish.changed(series=active_series, by=world.consultant, now=NOW)
     changed = client.get(url(issued.token))
     assert changed["ETag"] != first["ETag"] and b"STATUS:CANCELLED" in changed.content
+
+
+def test_a_birth_familys_feed_names_a_meeting_place_only_when_it_is_their_own_home(tuesdays, client, frozen):
+    world = tuesdays
+    available(world.birth_home, "wed", "09:00", "15:00")
+    available(world.birth_home, "thu", "09:00", "15:00")
+    world.foster_home.street, world.foster_home.postcode, world.foster_home.city = "Testvej 7", "8000", "Aarhus C"
+    world.foster_home.save()
+    at_foster = meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 11, 10),
+                                      by=world.consultant, now=NOW, in_person_at=world.foster_home)
+    at_birth = meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 12, 10),
+                                     by=world.consultant, now=NOW, in_person_at=world.birth_home)
+    assert (at_foster.place_household, at_birth.place_household) == (world.foster_home, world.birth_home)
+
+    birth = feed_services.issue_feed(subject=world.birth_home, by=world.birth_parent, now=NOW)
+    body = client.get(url(birth.token)).content.decode()
+    where = {str(e["UID"]): str(e["LOCATION"]) for e in vevents(body.encode())}
+    assert where[at_foster.uid] == "Sted: oplyses af jeres konsulent"
+    assert where[at_birth.uid] == at_birth.place_name
+    assert "Testvej" not in body and world.foster_home.name not in body
+
+    foster = household_feed(world)
+    where = {str(e["UID"]): str(e["LOCATION"]) for e in vevents(client.get(url(foster.token)).content)}
+    assert where[at_foster.uid] == "Testvej 7, 8000 Aarhus C"

@@ -276,3 +276,25 @@ def test_a_delivered_invitation_is_recorded_once_the_database_answers_again(tues
     assert failures, "the simulated restart never happened"
     assert sorted(r for rcpt, _m in smtp.inbox.messages for r in rcpt) == [PROVIDER, FAMILY]
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
+
+
+def _all_text(message) -> str:
+    """Every text part decoded (plain body and the attached calendar), so encoding cannot hide a word."""
+    return "\n".join(part.get_content() for part in message.walk() if part.get_content_maintype() == "text")
+
+
+def test_the_birth_family_is_not_sent_the_foster_homes_address(tuesdays, smtp, deliver_on_commit):
+    world = tuesdays
+    world.foster_home.street, world.foster_home.postcode, world.foster_home.city = "Testvej 7", "8000", "Aarhus C"
+    world.foster_home.save()
+    world.birth_home.email = "parents@family.test"
+    world.birth_home.save()
+    meeting = meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 11, 10),
+                                    by=world.consultant, now=NOW, in_person_at=world.foster_home)
+    deliver_on_commit(meeting=meeting)
+    to_parents = smtp.inbox.to("parents@family.test")[0]
+    assert str(only_event(to_parents)["LOCATION"]) == "Sted: oplyses af jeres konsulent"
+    assert "Testvej" not in _all_text(to_parents) and world.foster_home.name not in _all_text(to_parents)
+    to_foster = smtp.inbox.to(FAMILY)[0]
+    assert str(only_event(to_foster)["LOCATION"]) == "Testvej 7, 8000 Aarhus C"
+    assert "Testvej 7" in _all_text(smtp.inbox.to(CONSULTANT)[0])

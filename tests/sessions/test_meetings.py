@@ -134,3 +134,26 @@ def test_a_meeting_search_in_the_week_summer_time_starts(invited):
     start = search.result.slot.interval.start
     assert start == local(2027, 3, 31, 11)
     assert start.astimezone(dt.UTC).hour == 9  # 11:00 summer time
+
+
+def test_meetings_booked_before_the_place_household_field_get_it_from_their_address(invited):
+    """Migration scheduler/0005 finds the home by the address the meeting was booked with."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from scheduler.models import Meeting
+
+    world = invited
+    at_home = meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 4, 11),
+                                    by=world.consultant, now=NOW, in_person_at=world.foster_home)
+    moved_since = meetings.book_meeting(placement=world.placement, kind="follow_up", start=local(2026, 11, 5, 11),
+                                        by=world.consultant, now=NOW, in_person_at=world.foster_home)
+    Meeting.objects.filter(pk=moved_since.pk).update(place_name="Gammel Testvej 1, 8000 Aarhus C")
+    Meeting.objects.update(place_household=None)
+    migration = importlib.import_module("scheduler.migrations.0005_meeting_place_household")
+    state = MigrationExecutor(connection).loader.project_state(("scheduler", "0005_meeting_place_household"))
+    migration.find_place_households(state.apps, None)
+    assert Meeting.objects.get(pk=at_home.pk).place_household_id == world.foster_home.pk
+    assert Meeting.objects.get(pk=moved_since.pk).place_household_id is None  # not shown to the birth family
