@@ -15,8 +15,8 @@ only through the real services, so the demo shows what the product does with suc
   risk score per placement (support.wellbeing.scoring), which opens alerts for the levels that rose.
 
 Everything written is invented and says so ("(demo)"); free text is short and neutral. The
-services queue one re-scoring task per signal after the transaction commits; they recompute what
-was computed here and change nothing but the score's timestamp.
+services' re-scoring requests are gathered (signals.recompute_in_one_go) rather than queued as a
+task per signal: every placement is scored once at the end.
 """
 
 from __future__ import annotations
@@ -126,15 +126,17 @@ def add_activity(*, today: dt.date) -> None:
     # Of the rising placements, the first sends "we need help now", the second has an incident;
     # the others turn red on the index alone.
     acute = iter(("help_now", "incident"))
-    for placement in placements:
-        profile = profiles[placement.pk]
-        reporter = foster_login if placement.foster_household_id == testrup.pk else staff[placement.municipality_id]
-        _report(rng, placement, profile, family=reporter, staff=staff[placement.municipality_id], today=today,
-                acute=next(acute, "") if profile.rise_weeks else "")
-    for placement in theirs:
-        _set_goals(placement, by=staff[placement.municipality_id], today=today, now=now)
+    # The services would queue a re-scoring task per signal; the placements are scored once below.
+    with signals.recompute_in_one_go() as touched:
+        for placement in placements:
+            profile = profiles[placement.pk]
+            reporter = foster_login if placement.foster_household_id == testrup.pk else staff[placement.municipality_id]
+            _report(rng, placement, profile, family=reporter, staff=staff[placement.municipality_id], today=today,
+                    acute=next(acute, "") if profile.rise_weeks else "")
+        for placement in theirs:
+            _set_goals(placement, by=staff[placement.municipality_id], today=today, now=now)
 
-    ids = [p.pk for p in placements]
+    ids = sorted({p.pk for p in placements} | touched)
     homes = Household.objects.filter(municipality__in=munis, kind=HouseholdKind.FOSTER).values_list("pk", flat=True)
     milestones.refresh_milestones(today=today, now=now, placement_ids=ids, household_ids=list(homes))
     scoring.recompute_placements(placement_ids=ids, now=now)

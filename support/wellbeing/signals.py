@@ -16,7 +16,9 @@ or free text.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -52,10 +54,30 @@ BACKGROUND_EDITABLE = frozenset({
 })
 
 
+# Placements gathered by `recompute_in_one_go` instead of queued one task per change.
+_gathered: ContextVar[set[int] | None] = ContextVar("wellbeing_gathered_recompute", default=None)
+
+
+@contextmanager
+def recompute_in_one_go() -> Iterator[set[int]]:
+    """Gather the placements the changes in this block would re-score, instead of queueing a task
+    per change; the caller re-scores the yielded set itself once it is done (the demo seed records
+    several hundred signals and then scores every placement once)."""
+    token = _gathered.set(set())
+    try:
+        yield _gathered.get()
+    finally:
+        _gathered.reset(token)
+
+
 def enqueue_recompute(placement_ids: Iterable[int]) -> None:
     """Re-score these placements once the current transaction has committed."""
     ids = sorted(set(placement_ids))
     if not ids:
+        return
+    gathered = _gathered.get()
+    if gathered is not None:
+        gathered.update(ids)
         return
 
     def enqueue() -> None:

@@ -414,3 +414,27 @@ def test_demo_staff_get_a_working_two_factor_code(db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("demo_totp", "konsulent")
+
+
+def test_seeding_queues_no_re_scoring_task_per_signal(django_capture_on_commit_callbacks):
+    """The seed scores every placement itself; the services' per-signal re-scoring requests are
+    gathered (support.wellbeing.signals.recompute_in_one_go) instead of each queueing a task."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        demo.seed(today=TODAY)
+    queued = [c for c in callbacks if c.__qualname__.startswith("enqueue_recompute")]
+    assert queued == []
+    assert CheckIn.objects.count() > 100  # the signals were recorded all the same
+    assert RiskScore.objects.filter(latest=True).count() == Placement.objects.filter(
+        municipality__in=demo.demo_municipalities(), status=PlacementStatus.ACTIVE, foster_household__isnull=False,
+    ).count()
+
+
+def test_outside_the_seed_a_signal_still_queues_its_re_scoring(world, django_capture_on_commit_callbacks):
+    from support.wellbeing import signals
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        signals.enqueue_recompute([world.placement.pk])
+    assert [c.__qualname__ for c in callbacks] == ["enqueue_recompute.<locals>.enqueue"]
+    with signals.recompute_in_one_go() as gathered, django_capture_on_commit_callbacks() as callbacks:
+        signals.enqueue_recompute([world.placement.pk, world.placement.pk])
+    assert callbacks == [] and gathered == {world.placement.pk}
