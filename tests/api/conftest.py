@@ -27,7 +27,8 @@ from support.models import (
     Team,
     WeeklyAvailability,
 )
-from tests.conftest import TODAY, World
+from tests.conftest import TODAY, World, build_world
+from tests.module_data import built_once
 
 ROLES = [
     "consultant", "other_consultant", "team_lead", "foster_parent", "birth_parent", "provider_user",
@@ -73,6 +74,13 @@ def _need(placement, by) -> SupportNeed:
 @pytest.fixture
 def api_world(world) -> ApiWorld:
     return build_api_world(world)
+
+
+@pytest.fixture(scope="module")
+def _api_world_once(request, django_db_setup, django_db_blocker):
+    """The API world built once for a module whose own `api_world` asks for it (tests/module_data.py):
+    what each test writes is rolled back. Modules that do not ask get a fresh world per test."""
+    yield from built_once(request, django_db_blocker, lambda: build_api_world(build_world()))
 
 
 def build_api_world(w: World) -> ApiWorld:

@@ -26,9 +26,8 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.core.failures import FailureGroup
 
-from tests.api.conftest import ROLES, build_api_world
-from tests.conftest import build_world
-from tests.module_data import built_once, fresh_copy
+from tests.api.conftest import ROLES
+from tests.module_data import fresh_copy
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 # The coverage phase (boundary values, odd paths, wrong types for every parameter) is thorough and
@@ -91,12 +90,7 @@ def _existing_id(path: str, generated) -> object:
     return ids[generated % len(ids)] if ids else generated
 
 
-@pytest.fixture(scope="module")
-def _api_world_once(request, django_db_setup, django_db_blocker):
-    """Each operation starts from the same world (what its requests write is rolled back): built once."""
-    yield from built_once(request, django_db_blocker, lambda: build_api_world(build_world()))
-
-
+# The world is built once for the module (tests/api/conftest.py: _api_world_once).
 @pytest.fixture
 def api_world(_api_world_once, request, db):
     return fresh_copy(_api_world_once, request)

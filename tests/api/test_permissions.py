@@ -12,22 +12,17 @@ import pytest
 from django.urls import reverse
 
 from support.models import AuditEntry, Competence, Membership, Service
-from tests.api.conftest import ROLES, build_api_world
-from tests.conftest import build_world
-from tests.module_data import built_once, fresh_copy
+from tests.api.conftest import ROLES
+from tests.module_data import fresh_copy
 
 AARHUS_STAFF = ("consultant", "team_lead")
 
 
-@pytest.fixture(scope="module")
-def _api_world_once(request, django_db_setup, django_db_blocker):
-    """The tables read the world; what a test writes is rolled back: built once for the module."""
-    yield from built_once(request, django_db_blocker, lambda: build_api_world(build_world()))
-
-
+# The world is built once for the module (tests/api/conftest.py: _api_world_once).
 @pytest.fixture
 def api_world(_api_world_once, request, db):
     return fresh_copy(_api_world_once, request)
+
 
 # endpoint -> object key -> how to find it in ApiWorld
 OBJECTS = {

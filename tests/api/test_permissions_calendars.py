@@ -16,9 +16,8 @@ from django.utils import timezone
 from calendars.models import CalDavConnection, Channel, Feed, OutboxMessage, OutboxStatus
 from calendars.services import feeds as feed_services
 from support.models import Household, Provider, Team
-from tests.api.conftest import ROLES, build_api_world
-from tests.conftest import build_world
-from tests.module_data import built_once, fresh_copy
+from tests.api.conftest import ROLES
+from tests.module_data import fresh_copy
 
 NOW = timezone.make_aware(dt.datetime(2026, 11, 2, 9, 0))
 
@@ -72,12 +71,7 @@ def feed_status(role: str, key: str, ok: int) -> int:
     return 403 if key in FEEDS_VISIBLE[role] else 404
 
 
-@pytest.fixture(scope="module")
-def _api_world_once(request, django_db_setup, django_db_blocker):
-    """The tables read the world; what a test adds or changes is rolled back: built once for the module."""
-    yield from built_once(request, django_db_blocker, lambda: build_api_world(build_world()))
-
-
+# The world is built once for the module (tests/api/conftest.py: _api_world_once).
 @pytest.fixture
 def api_world(_api_world_once, request, db):
     return fresh_copy(_api_world_once, request)
